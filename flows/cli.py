@@ -1,0 +1,272 @@
+"""The ``cleanwire`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+
+def _prefect_env() -> None:
+    # Must run before Prefect is imported: it reads its settings at import time.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.5")
+
+
+DEFAULT_STORE = "./cleanwire-data"
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {n}")
+    return n
+
+
+def _sources_file(value: str) -> str:
+    from spiders.sources import SourcesError, load_sources
+
+    try:
+        load_sources(value)
+    except SourcesError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _store(value: str) -> str:
+    from pipelines.store import StoreError, open_store
+
+    try:
+        open_store(value)
+    except (StoreError, OSError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot open store {value!r}: {exc}") from None
+    return value
+
+
+def _add_window(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", type=_date, help="first day (YYYY-MM-DD) of feed dates / sitemap lastmod to fetch")
+    p.add_argument("--until", type=_date, help="last day (YYYY-MM-DD), inclusive")
+
+
+def _add_clean_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=_positive_int, help="cleaning worker processes (default: CPUs)")
+    p.add_argument("--page-timeout", type=float, default=60.0, help="seconds per page before it is rejected")
+
+
+def _check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if getattr(args, "since", None) and getattr(args, "until", None) and args.since > args.until:
+        parser.error(f"--since {args.since} is after --until {args.until}")
+
+
+def _print_report(report: dict[str, Any], as_json: bool) -> int:
+    from flows.report import print_report
+
+    if as_json:
+        print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    else:
+        print_report(report)
+    return 0 if report["status"] == "ok" else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.runs import run_flow
+
+    report = run_flow(sources_file=args.sources, store=args.store, sources=args.source, since=args.since,
+                      until=args.until, max_pages=args.max_pages, workers=args.workers,
+                      page_timeout=args.page_timeout)
+    return _print_report(report, args.json)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from flows.runs import crawl_flow
+
+    report = crawl_flow(sources_file=args.sources, store=args.store, sources=args.source, since=args.since,
+                        until=args.until, max_pages=args.max_pages)
+    return _print_report(report, args.json)
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from flows.runs import clean_flow
+
+    report = clean_flow(store=args.store, sources=args.source,
+                        since=args.since.isoformat() if args.since else None,
+                        until=args.until.isoformat() if args.until else None,
+                        workers=args.workers, page_timeout=args.page_timeout)
+    return _print_report(report, args.json)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from flows.runs import run_flow
+    from flows.sample_site import SampleSite, sources_yaml
+
+    with SampleSite() as site, tempfile.TemporaryDirectory(prefix="cleanwire-demo-") as tmp:
+        sources = Path(tmp) / "sources.yaml"
+        sources.write_text(sources_yaml(site.base_url))
+        print(f"sample news site on {site.base_url}; store: {args.store}", flush=True)
+        report = run_flow(sources_file=str(sources), store=args.store, workers=args.workers)
+    return _print_report(report, args.json)
+
+
+def _iter_html_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files.extend(sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or directory: {raw}")
+    return files
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from cleaning.clean import clean_page
+    from cleaning.records import CleanDocument, RawPage
+
+    try:
+        files = _iter_html_files(args.paths)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in files:
+        try:
+            body = path.read_bytes()
+            if path.suffix == ".gz" or body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+        except (OSError, EOFError) as exc:
+            print(json.dumps({"file": str(path), "rejected": "unreadable", "detail": str(exc)}), flush=True)
+            continue
+        url = args.url or path.resolve().as_uri()
+        page = RawPage(url, url, 200, {"content-type": "text/html"}, body, "", args.source)
+        result = clean_page(page)
+        if isinstance(result, CleanDocument):
+            out = {"file": str(path), **result.to_dict()}
+        else:
+            out = {"file": str(path), "rejected": result.reason.value, "detail": result.detail}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_fix_text(args: argparse.Namespace) -> int:
+    from cleaning.repair import repair_text_explained
+
+    text = sys.stdin.read()
+    result = repair_text_explained(text)
+    sys.stdout.write(result.text)
+    if args.explain:
+        for rep in result.repairs:
+            print(json.dumps(rep.to_dict(), ensure_ascii=False), file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from flows import evaluate
+
+    return evaluate.main(args.eval_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cleanwire",
+        description="News ingestion: crawl sources, clean articles, store content-hashed documents.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, sources: bool = True) -> None:
+        if sources:
+            p.add_argument("--sources", required=True, type=_sources_file, metavar="FILE", help="sources YAML file")
+        p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+        p.add_argument("--store", default=DEFAULT_STORE, type=_store, metavar="URL",
+                       help=f"object store: a directory or s3://bucket/prefix (default: {DEFAULT_STORE})")
+        p.add_argument("--json", action="store_true", help="print the run report as JSON")
+
+    p = sub.add_parser("run", help="crawl then clean", description="Crawl the sources, then clean what was fetched.")
+    common(p)
+    _add_window(p)
+    p.add_argument("--max-pages", type=_positive_int, help="at most this many article pages per source")
+    _add_clean_opts(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("crawl", help="discover and fetch into the raw zone only")
+    common(p)
+    _add_window(p)
+    p.add_argument("--max-pages", type=_positive_int, help="at most this many article pages per source")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("clean", help="clean raw objects not yet cleaned",
+                       description="Clean every raw zone object that has not been cleaned yet "
+                                   "(re-running a finished clean writes nothing).")
+    common(p, sources=False)
+    p.add_argument("--since", type=_date, help="only raw objects fetched on or after this day")
+    p.add_argument("--until", type=_date, help="only raw objects fetched on or before this day")
+    _add_clean_opts(p)
+    p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("demo", help="run the pipeline on the bundled offline sample site",
+                       description="Serve the bundled sample news site on 127.0.0.1, crawl it through its feeds "
+                                   "and sitemaps, clean it, and store documents locally.")
+    p.add_argument("--store", default=DEFAULT_STORE, type=_store, metavar="URL", help=f"default: {DEFAULT_STORE}")
+    p.add_argument("--json", action="store_true", help="print the run report as JSON")
+    p.add_argument("--workers", type=_positive_int, help="cleaning worker processes (default: CPUs)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("extract", help="clean local HTML files, print JSON lines",
+                       description="Clean local HTML files (plain or .gz; a directory means every file in it) "
+                                   "through the pipeline's cleaning; one JSON object per file on stdout.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--url", help="the URL the page was fetched from (metadata, relative links)")
+    p.add_argument("--source", default="local", help="source name to record (default: local)")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("fix-text", help="repair mojibake: stdin → stdout")
+    p.add_argument("--explain", action="store_true", help="print each repair as JSON on stderr")
+    p.set_defaults(func=cmd_fix_text)
+
+    p = sub.add_parser("eval", help="score cleaning against a ground-truth set", add_help=False)
+    p.add_argument("eval_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_eval)
+
+    try:
+        from flows import reader_cli
+    except ImportError:
+        pass
+    else:
+        reader_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _prefect_env()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_window(parser, args)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

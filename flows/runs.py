@@ -1,0 +1,191 @@
+"""Prefect flows: ``crawl`` (Scrapy in its own OS process), ``clean`` (raw zone → clean zone in
+worker processes) and ``run`` (both). Tasks are thin shells over plain functions in spiders/,
+pipelines/ and cleaning/; they pass keys and small reports, never page bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from cleaning.config import DEFAULT_CONFIG
+from flows.pool import clean_pages, default_workers
+from flows.report import merge_clean_results, summarize, to_markdown
+from pipelines import layout
+from pipelines.clean_zone import clean_raw_object, dumps, pending_raw_keys
+from pipelines.store import open_store
+
+logger = logging.getLogger(__name__)
+
+
+class CrawlFailed(RuntimeError):
+    """The crawl process could not start or could not read its sources."""
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+# -- crawl ---------------------------------------------------------------------------------------
+
+
+def run_crawl_process(
+    sources_file: str,
+    store: str,
+    run_id: str,
+    sources: list[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    max_pages: int | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One crawl in one OS process (Twisted's reactor cannot restart in-process)."""
+    with tempfile.TemporaryDirectory(prefix="cleanwire-crawl-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        log_path = Path(tmp) / "scrapy.log"
+        cmd = [sys.executable, "-m", "spiders.run", "--sources", str(sources_file), "--store", store,
+               "--run-id", run_id, "--report", str(report_path)]
+        for name in sources or []:
+            cmd += ["--source", name]
+        if since:
+            cmd += ["--since", since.isoformat()]
+        if until:
+            cmd += ["--until", until.isoformat()]
+        if max_pages is not None:
+            cmd += ["--max-pages", str(max_pages)]
+        for key, value in (settings or {}).items():
+            cmd += ["--set", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+        with open(log_path, "wb") as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+        log_tail = log_path.read_text("utf-8", "replace")[-4000:]
+        if proc.returncode == 2 or not report_path.exists():
+            raise CrawlFailed(f"crawl process failed (exit {proc.returncode}):\n{log_tail}")
+        report = json.loads(report_path.read_text())
+        report["exit_code"] = proc.returncode
+        if proc.returncode != 0:
+            report["log_tail"] = log_tail
+        return report
+
+
+@task(name="crawl-sources", cache_policy=NO_CACHE)
+def crawl_task(sources_file: str, store: str, run_id: str, sources: list[str] | None, since: date | None,
+               until: date | None, max_pages: int | None) -> dict[str, Any]:
+    report = run_crawl_process(sources_file, store, run_id, sources, since, until, max_pages)
+    if report["exit_code"]:
+        get_run_logger().warning("crawl finished with problems: %s", report.get("log_tail", "")[-1500:])
+    return report
+
+
+@flow(name="crawl", flow_run_name="crawl {sources_file}", log_prints=True)
+def crawl_flow(sources_file: str, store: str, sources: list[str] | None = None, since: date | None = None,
+               until: date | None = None, max_pages: int | None = None, run_id: str | None = None) -> dict[str, Any]:
+    run_id = run_id or new_run_id()
+    started = time.perf_counter()
+    crawl = crawl_task(sources_file, store, run_id, sources, since, until, max_pages)
+    report = _finish_report(run_id, store, crawl=crawl, timings={"crawl": time.perf_counter() - started})
+    return report
+
+
+# -- clean ---------------------------------------------------------------------------------------
+
+
+@task(name="list-pending-raw", retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE)
+def list_pending_task(store: str, sources: list[str] | None, since: str | None, until: str | None,
+                      replay: bool) -> list[str]:
+    return pending_raw_keys(open_store(store), sources, since, until, include_cleaned=replay)
+
+
+@task(name="clean-raw-object", task_run_name="clean {raw_key}", retries=2, retry_delay_seconds=[5, 30],
+      cache_policy=NO_CACHE)
+def clean_partition_task(store: str, raw_key: str, workers: int, page_timeout: float, replay: bool) -> dict[str, Any]:
+    target = open_store(store)
+    result = clean_raw_object(
+        target,
+        raw_key,
+        lambda pages: clean_pages(pages, workers, page_timeout, DEFAULT_CONFIG),
+        replay=replay,
+    )
+    return result.to_dict()
+
+
+@flow(name="clean", flow_run_name="clean {store}", log_prints=True)
+def clean_flow(store: str, sources: list[str] | None = None, since: str | None = None, until: str | None = None,
+               workers: int | None = None, page_timeout: float = 60.0, replay: bool = False,
+               run_id: str | None = None) -> dict[str, Any]:
+    run_id = run_id or new_run_id()
+    started = time.perf_counter()
+    clean = _clean(store, sources, since, until, workers, page_timeout, replay)
+    return _finish_report(run_id, store, clean=clean, timings={"clean": time.perf_counter() - started})
+
+
+def _clean(store: str, sources: list[str] | None, since: str | None, until: str | None, workers: int | None,
+           page_timeout: float, replay: bool) -> dict[str, Any]:
+    workers = workers or default_workers()
+    keys = list_pending_task(store, sources, since, until, replay)
+    partitions = [clean_partition_task(store, key, workers, page_timeout, replay) for key in keys]
+    return {"partitions": partitions, "sources": merge_clean_results(partitions)}
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
+@flow(name="run", flow_run_name="run {sources_file}", log_prints=True)
+def run_flow(sources_file: str, store: str, sources: list[str] | None = None, since: date | None = None,
+             until: date | None = None, max_pages: int | None = None, workers: int | None = None,
+             page_timeout: float = 60.0, run_id: str | None = None) -> dict[str, Any]:
+    """Crawl the sources, then clean every raw object of theirs not yet cleaned."""
+    run_id = run_id or new_run_id()
+    t0 = time.perf_counter()
+    crawl = crawl_task(sources_file, store, run_id, sources, since, until, max_pages)
+    t1 = time.perf_counter()
+    crawled = sorted(crawl.get("sources", {}))
+    clean = _clean(store, crawled or sources, None, None, workers, page_timeout, False)
+    t2 = time.perf_counter()
+    return _finish_report(run_id, store, crawl=crawl, clean=clean, timings={"crawl": t1 - t0, "clean": t2 - t1})
+
+
+def _finish_report(run_id: str, store: str, *, crawl: dict[str, Any] | None = None,
+                   clean: dict[str, Any] | None = None, timings: dict[str, float]) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "run_id": run_id,
+        "store": store,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cleaning_config": DEFAULT_CONFIG.config_hash,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    if crawl is not None:
+        report["crawl"] = crawl
+    if clean is not None:
+        report["clean"] = clean
+    report["totals"] = summarize(report)
+    crawl_ok = crawl is None or crawl.get("exit_code", 0) == 0
+    report["status"] = "ok" if crawl_ok else "crawl-problems"
+    key = layout.run_manifest_key(run_id)
+    open_store(store).put(key, dumps(report), "application/json")
+    report["report_key"] = key
+    try:
+        create_markdown_artifact(key="cleanwire-run-report", markdown=to_markdown(report),
+                                 description=f"cleanwire run {run_id}")
+    except Exception as exc:  # noqa: BLE001 - the report is already stored; the artifact is a convenience
+        logger.warning("could not create the Prefect artifact: %s", exc)
+    return report
+
+
+def prefect_defaults() -> None:
+    """Settings for running offline on Prefect's ephemeral server (no API URL configured)."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -1,0 +1,138 @@
+"""Parsing of discovery documents: RSS/Atom feeds and sitemaps (indexes, urlsets, news sitemaps, gzip).
+
+Plain functions over bytes, so they are tested without Scrapy. XML is parsed without entity
+resolution, network access or huge-tree mode (defused against XML bombs); gzip is decompressed
+with a size cap (defused against gzip bombs).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import feedparser
+from lxml import etree
+
+
+class DiscoveryError(ValueError):
+    """A feed or sitemap is not what it claims to be (or is too big, or malicious)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    url: str
+    date: datetime | None = None  # lastmod / news publication date / feed item date (UTC)
+    title: str | None = None
+    kind: str = "page"  # "page" or "sitemap" (a child of a sitemap index)
+
+
+def gunzip_capped(data: bytes, max_size: int) -> bytes:
+    """Decompress gzip data, refusing output larger than ``max_size`` (gzip bombs)."""
+    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = io.BytesIO()
+    chunk_in = io.BytesIO(data)
+    while block := chunk_in.read(64 * 1024):
+        out.write(decomp.decompress(block, max_size + 1 - out.tell()))
+        if out.tell() > max_size:
+            raise DiscoveryError(f"gzip data decompresses to more than {max_size} bytes")
+        while decomp.unconsumed_tail:
+            out.write(decomp.decompress(decomp.unconsumed_tail, max_size + 1 - out.tell()))
+            if out.tell() > max_size:
+                raise DiscoveryError(f"gzip data decompresses to more than {max_size} bytes")
+    return out.getvalue()
+
+
+def maybe_gunzip(body: bytes, max_size: int) -> bytes:
+    if body[:2] == b"\x1f\x8b":
+        try:
+            return gunzip_capped(body, max_size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DiscoveryError(f"corrupt gzip data: {exc}") from None
+    return body
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """W3C datetime / RFC 822 / ISO 8601 → aware UTC datetime; None when absent or unparsable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = feedparser._parse_date(value)  # handles RFC 822 and the many feed date dialects
+        if not parsed:
+            return None
+        dt = datetime(*parsed[:6], tzinfo=UTC)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+_PARSER_KW = {
+    "resolve_entities": False,
+    "no_network": True,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "recover": False,
+}
+
+
+def parse_sitemap(body: bytes, max_size: int = 50 * 1024 * 1024) -> Iterator[Entry]:
+    """Entries of a sitemap index (kind="sitemap") or urlset (kind="page"), gzip or plain."""
+    data = maybe_gunzip(body, max_size)
+    if b"<!ENTITY" in data[:4096].upper():
+        raise DiscoveryError("sitemap declares XML entities (refused: entity expansion attack)")
+    try:
+        root = etree.fromstring(data, etree.XMLParser(**_PARSER_KW))
+    except etree.XMLSyntaxError as exc:
+        raise DiscoveryError(f"not a sitemap (XML error: {exc})") from None
+    kind = _local(root.tag)
+    if kind not in ("urlset", "sitemapindex"):
+        raise DiscoveryError(f"not a sitemap (root element <{kind}>)")
+    child_tag = "url" if kind == "urlset" else "sitemap"
+    for node in root:
+        if _local(node.tag) != child_tag:
+            continue
+        loc = lastmod = pubdate = title = None
+        for el in node.iter():
+            name = _local(el.tag)
+            text = (el.text or "").strip()
+            if name == "loc" and loc is None:
+                loc = text
+            elif name == "lastmod":
+                lastmod = text
+            elif name == "publication_date":
+                pubdate = text
+            elif name == "title":
+                title = text
+        if loc:
+            yield Entry(loc, parse_date(pubdate) or parse_date(lastmod), title, "page" if kind == "urlset" else "sitemap")
+
+
+def parse_feed(body: bytes, max_size: int = 20 * 1024 * 1024) -> list[Entry]:
+    """Items of an RSS 0.9x/1.0/2.0 or Atom feed, with their dates."""
+    data = maybe_gunzip(body, max_size)
+    if b"<!ENTITY" in data[:4096].upper():
+        raise DiscoveryError("feed declares XML entities (refused: entity expansion attack)")
+    parsed = feedparser.parse(data)
+    if not parsed.get("version"):
+        problem = parsed.get("bozo_exception")
+        raise DiscoveryError(f"not an RSS/Atom feed{f' ({problem})' if problem else ''}")
+    out = []
+    for item in parsed.entries:
+        link = item.get("link")
+        if not link:
+            continue
+        struct = item.get("published_parsed") or item.get("updated_parsed")
+        date = datetime(*struct[:6], tzinfo=UTC) if struct else None
+        out.append(Entry(link, date, item.get("title")))
+    return out

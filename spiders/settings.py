@@ -1,0 +1,45 @@
+"""Scrapy settings for cleanwire crawls: polite, bounded, quiet, no remote control."""
+
+from __future__ import annotations
+
+BOT_NAME = "cleanwire"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+USER_AGENT = "cleanwire/0.1 (+https://github.com/cleanwire/cleanwire; news archiving crawler)"
+ROBOTSTXT_OBEY = True
+
+# Politeness: AutoThrottle adapts the delay to each server's latency; a per-domain cap on top.
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.0
+
+# Bounded fetches: a stalled server or a huge page cannot hold the crawl.
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DEPTH_LIMIT = 5
+
+# No local control endpoints in a batch crawler.
+REMOTE_CONTROL_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+COOKIES_ENABLED = False
+HTTPCACHE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+
+ITEM_PIPELINES = {
+    "pipelines.raw_zone.RawZonePipeline": 500,
+}
+
+# Raw zone: roll WARC files after this many records (and upload each finished file).
+CLEANWIRE_WARC_MAX_RECORDS = 500

@@ -1,0 +1,243 @@
+"""The generic source spider: discovers articles through feeds, sitemaps, link-following and URL
+lists, and yields raw pages (never transformed) for the raw zone.
+
+Every URL it decides not to fetch or fails to fetch is yielded as a ``failure`` item with a reason,
+so the crawl report and the rejects prefix account for it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
+from twisted.python.failure import Failure
+
+from cleaning.records import RejectReason
+from cleaning.urls import canonicalize
+from spiders.discovery import DiscoveryError, Entry, parse_feed, parse_sitemap
+from spiders.sources import Source
+
+logger = logging.getLogger(__name__)
+
+
+def _is_private_host(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class SourceSpider(scrapy.Spider):
+    name = "source"
+
+    def __init__(
+        self,
+        source: Source,
+        since: date | None = None,
+        until: date | None = None,
+        max_pages: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=f"source-{source.name}", **kwargs)
+        self.source = source
+        self.since = since
+        self.until = until
+        self.max_pages = max_pages if max_pages is not None else source.max_pages
+        self.scheduled = 0
+        self.seen: set[str] = set()
+        # A source whose own seed URLs are private (a LAN site, a local test server) may stay there;
+        # otherwise private/loopback targets are refused (SSRF guard) unless explicitly allowed.
+        seeds = [*source.feeds, *source.sitemaps, *source.start_urls, *source.urls]
+        self.allow_private = source.allow_private_network or all(
+            _is_private_host(urlsplit(u).hostname or "") for u in seeds
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _count(self, key: str, n: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"cleanwire/{key}", n)
+
+    def _failure(self, url: str, reason: RejectReason, detail: str) -> dict[str, Any]:
+        self._count(f"rejected/{reason.value}")
+        return {
+            "kind": "failure",
+            "url": url,
+            "source": self.source.name,
+            "reason": reason.value,
+            "detail": detail,
+            "fetched_at": now_iso(),
+        }
+
+    def in_window(self, when: datetime | None) -> bool:
+        if self.since is None and self.until is None:
+            return True
+        if when is None:
+            return False
+        day = when.astimezone(UTC).date()
+        return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
+
+    def _policy_problem(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            return f"scheme {parts.scheme!r} not fetched"
+        if not self.allow_private and _is_private_host(parts.hostname or ""):
+            return "private or loopback address from a public source (SSRF guard)"
+        return None
+
+    def article_request(self, url: str, hints: dict[str, str]) -> Iterator[Any]:
+        canonical = canonicalize(url)
+        if canonical in self.seen:
+            self._count("duplicate_urls")
+            return
+        self.seen.add(canonical)
+        if not self.source.url_allowed(url):
+            self._count("filtered/not_allowed")
+            return
+        if self.max_pages is not None and self.scheduled >= self.max_pages:
+            self._count("filtered/max_pages")
+            return
+        problem = self._policy_problem(url)
+        if problem:
+            yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, problem)
+            return
+        self.scheduled += 1
+        self._count("discovered")
+        yield Request(
+            url,
+            callback=self.parse_article,
+            errback=self.fetch_failed,
+            meta={"handle_httpstatus_all": True, "cw_hints": hints, "cw_url": canonical},
+        )
+
+    def _entry_hints(self, entry: Entry, via: str) -> dict[str, str]:
+        hints = {"discovered_via": via}
+        if entry.date:
+            hints["date"] = entry.date.isoformat()
+        if entry.title:
+            hints["title"] = entry.title
+        return hints
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        src = self.source
+        for url in src.feeds:
+            yield Request(url, callback=self.parse_feed, errback=self.discovery_failed, dont_filter=True)
+        for url in src.sitemaps:
+            yield Request(url, callback=self.parse_sitemap, errback=self.discovery_failed, dont_filter=True)
+        for url in src.start_urls:
+            yield Request(
+                url,
+                callback=self.parse_listing,
+                errback=self.discovery_failed,
+                meta={"cw_depth": src.follow_depth},
+                dont_filter=True,
+            )
+        for url in src.urls:
+            for out in self.article_request(url, {"discovered_via": "url-list"}):
+                yield out
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        try:
+            entries = parse_feed(response.body)
+        except DiscoveryError as exc:
+            yield self._failure(response.url, RejectReason.FETCH_FAILED, f"feed: {exc}")
+            return
+        self._count("feeds")
+        for entry in entries:
+            if not self.in_window(entry.date):
+                self._count("filtered/outside_window")
+                continue
+            yield from self.article_request(response.urljoin(entry.url), self._entry_hints(entry, "feed"))
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        try:
+            entries = list(parse_sitemap(response.body, self.settings.getint("DOWNLOAD_MAXSIZE")))
+        except DiscoveryError as exc:
+            yield self._failure(response.url, RejectReason.FETCH_FAILED, f"sitemap: {exc}")
+            return
+        self._count("sitemaps")
+        for entry in entries:
+            url = response.urljoin(entry.url)
+            if entry.kind == "sitemap":
+                # A child sitemap last modified before the window cannot list anything new.
+                if self.since and entry.date and entry.date.date() < self.since:
+                    self._count("filtered/sitemap_before_window")
+                    continue
+                if self._policy_problem(url) is None:
+                    yield Request(url, callback=self.parse_sitemap, errback=self.discovery_failed)
+                continue
+            if not self.in_window(entry.date):
+                self._count("filtered/outside_window")
+                continue
+            yield from self.article_request(url, self._entry_hints(entry, "sitemap"))
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        depth = int(response.meta.get("cw_depth", 1))
+        host = urlsplit(response.url).hostname
+        for href in response.css("a::attr(href)").getall():
+            url = urljoin(response.url, href.strip())
+            if urlsplit(url).hostname != host or not self.source.url_allowed(url):
+                continue
+            yield from self.article_request(url, {"discovered_via": "link"})
+            if depth > 1 and canonicalize(url) not in self.seen:
+                yield Request(url, callback=self.parse_listing, meta={"cw_depth": depth - 1})
+
+    # -- fetching ------------------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        self._count("fetched")
+        self._count(f"status/{response.status}")
+        yield {
+            "kind": "page",
+            "url": response.meta.get("cw_url") or response.url,
+            "final_url": response.url,
+            "status": response.status,
+            "headers": {
+                k.decode("latin-1").lower(): b", ".join(v).decode("latin-1") for k, v in response.headers.items()
+            },
+            "body": response.body,
+            "fetched_at": now_iso(),
+            "source": self.source.name,
+            "hints": response.meta.get("cw_hints", {}),
+        }
+
+    def fetch_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        reason, detail = _classify(failure)
+        yield self._failure(request.url, reason, detail)
+
+    def discovery_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        reason, detail = _classify(failure)
+        logger.warning("discovery document failed: %s: %s", request.url, detail)
+        self._count("discovery_failed")
+        yield self._failure(request.url, reason, f"discovery: {detail}")
+
+
+def _classify(failure: Failure) -> tuple[RejectReason, str]:
+    if failure.check(IgnoreRequest):
+        return RejectReason.BLOCKED_BY_POLICY, f"ignored: {failure.getErrorMessage() or 'robots.txt'}"
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return RejectReason.FETCH_FAILED, "timeout"
+    if failure.check(DNSLookupError):
+        return RejectReason.FETCH_FAILED, "DNS lookup failed"
+    if failure.check(ConnectionRefusedError):
+        return RejectReason.FETCH_FAILED, "connection refused"
+    return RejectReason.FETCH_FAILED, f"{failure.type.__name__}: {failure.getErrorMessage()}"[:500]
