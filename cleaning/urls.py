@@ -18,6 +18,17 @@ _TRACKING = re.compile(
 _AMP_PATH = re.compile(r"(/amp/?$)|(\.amp(?=\.html?$))")
 
 
+def strip_tracking(url: str) -> str:
+    """The URL without click/campaign parameters and fragment; path and parameter order kept.
+
+    >>> strip_tracking("https://Example.org/a/?id=3&utm_source=rss#top")
+    'https://example.org/a/?id=3'
+    """
+    parts = urlsplit(url.strip())
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, urlencode(query), ""))
+
+
 def canonicalize(url: str) -> str:
     """Canonical form used for fetch-once and alias keys.
 

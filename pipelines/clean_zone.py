@@ -167,11 +167,11 @@ def clean_raw_object(
             result.duplicates += 1
             continue
         seen_in_partition.add(doc.id)
-        outcome = writer.store_document(doc)
-        if outcome == "alias":
+        status = writer.store_document(doc)
+        if status == "alias":
             result.duplicates += 1
             continue
-        if outcome == "written" or (outcome == "resumed" and not replay):
+        if status == "written" or (status == "resumed" and not replay):
             result.stored += 1
             result.new_ids.append(doc.id)
         else:

@@ -7,6 +7,7 @@ plain writer and reader, shared by the crawl, the clean stage and WARC backfills
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -111,10 +112,8 @@ class RawWarcWriter:
     def finish_all(self) -> list[dict[str, Any]]:
         for source, day in list(self.open):
             self.finish(source, day)
-        try:
+        with contextlib.suppress(OSError):
             self.tmpdir.rmdir()
-        except OSError:
-            pass
         return self.published
 
 
@@ -172,9 +171,7 @@ class RawZonePipeline:
         crawl_run = settings.get("CLEANWIRE_RUN_ID")
         if not store_url or not crawl_run:
             raise NotConfigured("CLEANWIRE_STORE and CLEANWIRE_RUN_ID are required")
-        pipe = cls(store_url, crawl_run, settings.getint("CLEANWIRE_WARC_MAX_RECORDS", 500))
-        pipe.crawler = crawler
-        return pipe
+        return cls(store_url, crawl_run, settings.getint("CLEANWIRE_WARC_MAX_RECORDS", 500))
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("kind") == "failure":

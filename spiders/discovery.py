@@ -7,7 +7,6 @@ with a size cap (defused against gzip bombs).
 
 from __future__ import annotations
 
-import gzip
 import io
 import zlib
 from collections.abc import Iterator
@@ -66,7 +65,7 @@ def parse_date(value: str | None) -> datetime | None:
         parsed = feedparser._parse_date(value)  # handles RFC 822 and the many feed date dialects
         if not parsed:
             return None
-        dt = datetime(*parsed[:6], tzinfo=UTC)
+        dt = datetime(parsed[0], parsed[1], parsed[2], parsed[3], parsed[4], parsed[5], tzinfo=UTC)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
@@ -133,6 +132,6 @@ def parse_feed(body: bytes, max_size: int = 20 * 1024 * 1024) -> list[Entry]:
         if not link:
             continue
         struct = item.get("published_parsed") or item.get("updated_parsed")
-        date = datetime(*struct[:6], tzinfo=UTC) if struct else None
+        date = datetime(struct[0], struct[1], struct[2], struct[3], struct[4], struct[5], tzinfo=UTC) if struct else None
         out.append(Entry(link, date, item.get("title")))
     return out

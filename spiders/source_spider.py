@@ -21,7 +21,7 @@ from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTi
 from twisted.python.failure import Failure
 
 from cleaning.records import RejectReason
-from cleaning.urls import canonicalize
+from cleaning.urls import canonicalize, strip_tracking
 from spiders.discovery import DiscoveryError, Entry, parse_feed, parse_sitemap
 from spiders.sources import Source
 
@@ -122,7 +122,7 @@ class SourceSpider(scrapy.Spider):
             url,
             callback=self.parse_article,
             errback=self.fetch_failed,
-            meta={"handle_httpstatus_all": True, "cw_hints": hints, "cw_url": canonical},
+            meta={"handle_httpstatus_all": True, "cw_hints": hints, "cw_url": url},
         )
 
     def _entry_hints(self, entry: Entry, via: str) -> dict[str, str]:
@@ -204,9 +204,14 @@ class SourceSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[Any]:
         self._count("fetched")
         self._count(f"status/{response.status}")
+        hints = dict(response.meta.get("cw_hints", {}))
+        requested = response.meta.get("cw_url") or response.url
+        if requested != response.url:
+            hints["requested_url"] = requested
         yield {
             "kind": "page",
-            "url": response.meta.get("cw_url") or response.url,
+            # The document's URL: where the article was found after redirects, without tracking.
+            "url": strip_tracking(response.url),
             "final_url": response.url,
             "status": response.status,
             "headers": {
@@ -215,7 +220,7 @@ class SourceSpider(scrapy.Spider):
             "body": response.body,
             "fetched_at": now_iso(),
             "source": self.source.name,
-            "hints": response.meta.get("cw_hints", {}),
+            "hints": hints,
         }
 
     def fetch_failed(self, failure: Failure) -> Iterator[Any]:
@@ -240,4 +245,4 @@ def _classify(failure: Failure) -> tuple[RejectReason, str]:
         return RejectReason.FETCH_FAILED, "DNS lookup failed"
     if failure.check(ConnectionRefusedError):
         return RejectReason.FETCH_FAILED, "connection refused"
-    return RejectReason.FETCH_FAILED, f"{failure.type.__name__}: {failure.getErrorMessage()}"[:500]
+    return RejectReason.FETCH_FAILED, f"{getattr(failure.type, '__name__', 'error')}: {failure.getErrorMessage()}"[:500]

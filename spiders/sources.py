@@ -67,7 +67,7 @@ class Source:
         return {
             k: (list(v) if isinstance(v, tuple) else v)
             for k, v in (
-                (f, getattr(self, f)) for f in self.__dataclass_fields__ if f != "line"  # type: ignore[attr-defined]
+                (f, getattr(self, f)) for f in self.__dataclass_fields__ if f != "line"
             )
         }
 
@@ -126,7 +126,7 @@ def _check_url(where: str, value: Any) -> str:
 
 def parse_sources(text: str, path: str = "<sources>") -> SourcesFile:
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
