@@ -24,6 +24,8 @@ demo: $(STAMP)
 	$(BIN)/cleanwire demo
 
 test: $(STAMP)
+	$(BIN)/ruff check cleaning spiders pipelines flows tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -111,6 +111,10 @@ class CleanDocument:
     lineage: dict[str, Any] = field(default_factory=dict)
     repairs: list[Repair] = field(default_factory=list)
     removals: list[Removal] = field(default_factory=list)
+    # Set by the dedup stage when the document is stored (pipelines/dedup.py).
+    near_duplicate_of: str | None = None  # id of the earliest document of its near-duplicate cluster
+    similarity: float | None = None  # estimated Jaccard similarity to that document
+    story_id: str | None = None  # same-story group (rewrites of one story share it)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +134,9 @@ class CleanDocument:
             "lineage": dict(self.lineage),
             "repairs": [r.to_dict() for r in self.repairs],
             "removals": [r.to_dict() for r in self.removals],
+            "near_duplicate_of": self.near_duplicate_of,
+            "similarity": self.similarity,
+            "story_id": self.story_id,
         }
 
 
