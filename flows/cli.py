@@ -76,6 +76,18 @@ def _check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error(f"--since {args.since} is after --until {args.until}")
 
 
+def _check_backfill(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.urls and (not args.source or len(args.source) != 1):
+        parser.error("--urls needs exactly one --source NAME (the partition the pages belong to)")
+    if args.warc and args.source and len(args.source) != 1:
+        parser.error("--warc takes at most one --source NAME (default: warc)")
+    crawling = not (args.warc or args.replay_raw or args.replay_rejects or args.urls)
+    if crawling and not (args.since or args.until):
+        parser.error("choose a backfill: --since/--until, --urls, --warc, --replay-raw or --replay-rejects")
+    if crawling and not args.sources:
+        parser.error("a date-range backfill needs --sources FILE")
+
+
 def _print_report(report: dict[str, Any], as_json: bool) -> int:
     from flows.report import print_report
 
@@ -125,6 +137,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"sample news site on {site.base_url}; store: {args.store}", flush=True)
         report = run_flow(sources_file=str(sources), store=args.store, workers=args.workers)
     return _print_report(report, args.json)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from flows.backfill import backfill_flow
+
+    report = backfill_flow(store=args.store, sources_file=args.sources, sources=args.source, since=args.since,
+                           until=args.until, urls_file=args.urls, warc=args.warc, replay_raw=args.replay_raw,
+                           replay_rejects=args.replay_rejects, workers=args.workers, page_timeout=args.page_timeout,
+                           max_pages=args.max_pages)
+    code = _print_report(report, args.json)
+    if "changed" in report and not args.json:
+        print(f"replay: {report['changed']} documents changed, {report['unchanged']} unchanged")
+    return code
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.schedule import group_plan, serve
+
+    for group, spec in group_plan(args.sources).items():
+        print(f"deployment run/cleanwire-{group}: {spec['schedule']}  sources: {', '.join(spec['sources'])}", flush=True)
+    serve(args.sources, args.store, args.workers)
+    return 0
 
 
 def _iter_html_files(paths: list[str]) -> list[Path]:
@@ -223,6 +257,38 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clean_opts(p)
     p.set_defaults(func=cmd_clean)
 
+    p = sub.add_parser(
+        "backfill",
+        help="fetch or re-clean the past: date range, URL list, WARC files, raw-zone replay, dead letters",
+        description="One flow for every backfill. Choose one mode: --since/--until (sitemap lastmod and feed "
+                    "dates), --urls FILE, --warc PATH_OR_S3_URL..., --replay-raw (re-clean the raw zone with the "
+                    "current cleaning; writes only documents whose output changed), --replay-rejects (retry "
+                    "retryable rejects: fetch failures, timeouts, 5xx/429).",
+    )
+    p.add_argument("--sources", type=_sources_file, metavar="FILE", help="sources YAML file (crawling modes)")
+    p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable); with "
+                   "--urls or --warc: the source the pages belong to")
+    p.add_argument("--store", default=DEFAULT_STORE, type=_store, metavar="URL", help=f"default: {DEFAULT_STORE}")
+    p.add_argument("--json", action="store_true", help="print the run report as JSON")
+    _add_window(p)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--urls", metavar="FILE", help="a file of article URLs, one per line (needs one --source)")
+    mode.add_argument("--warc", nargs="+", metavar="PATH_OR_S3_URL", help="WARC files to clean (any tool's)")
+    mode.add_argument("--replay-raw", action="store_true", help="re-clean raw objects (filter: --since/--until "
+                      "on fetch day, --source)")
+    mode.add_argument("--replay-rejects", action="store_true", help="retry retryable rejects")
+    p.add_argument("--max-pages", type=_positive_int, help="at most this many article pages per source")
+    _add_clean_opts(p)
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("serve", help="register and serve one scheduled Prefect deployment per source group",
+                       description="Register one deployment of the run flow per source group with the group's "
+                                   "cron schedule, and serve them until interrupted.")
+    p.add_argument("--sources", required=True, type=_sources_file, metavar="FILE", help="sources YAML file")
+    p.add_argument("--store", default=DEFAULT_STORE, type=_store, metavar="URL", help=f"default: {DEFAULT_STORE}")
+    p.add_argument("--workers", type=_positive_int, help="cleaning worker processes per run (default: CPUs)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("demo", help="run the pipeline on the bundled offline sample site",
                        description="Serve the bundled sample news site on 127.0.0.1, crawl it through its feeds "
                                    "and sitemaps, clean it, and store documents locally.")
@@ -261,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_window(parser, args)
+    if args.command == "backfill":
+        _check_backfill(parser, args)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -42,7 +42,7 @@ def new_run_id() -> str:
 
 
 def run_crawl_process(
-    sources_file: str,
+    sources_file: str | None,
     store: str,
     run_id: str,
     sources: list[str] | None = None,
@@ -50,13 +50,17 @@ def run_crawl_process(
     until: date | None = None,
     max_pages: int | None = None,
     settings: dict[str, Any] | None = None,
+    urls_file: str | None = None,
 ) -> dict[str, Any]:
     """One crawl in one OS process (Twisted's reactor cannot restart in-process)."""
     with tempfile.TemporaryDirectory(prefix="cleanwire-crawl-") as tmp:
         report_path = Path(tmp) / "report.json"
         log_path = Path(tmp) / "scrapy.log"
-        cmd = [sys.executable, "-m", "spiders.run", "--sources", str(sources_file), "--store", store,
-               "--run-id", run_id, "--report", str(report_path)]
+        cmd = [sys.executable, "-m", "spiders.run", "--store", store, "--run-id", run_id, "--report", str(report_path)]
+        if sources_file:
+            cmd += ["--sources", str(sources_file)]
+        if urls_file:
+            cmd += ["--urls", str(urls_file)]
         for name in sources or []:
             cmd += ["--source", name]
         if since:
@@ -80,9 +84,10 @@ def run_crawl_process(
 
 
 @task(name="crawl-sources", cache_policy=NO_CACHE)
-def crawl_task(sources_file: str, store: str, run_id: str, sources: list[str] | None, since: date | None,
-               until: date | None, max_pages: int | None) -> dict[str, Any]:
-    report = run_crawl_process(sources_file, store, run_id, sources, since, until, max_pages)
+def crawl_task(sources_file: str | None, store: str, run_id: str, sources: list[str] | None, since: date | None,
+               until: date | None, max_pages: int | None, settings: dict[str, Any] | None = None,
+               urls_file: str | None = None) -> dict[str, Any]:
+    report = run_crawl_process(sources_file, store, run_id, sources, since, until, max_pages, settings, urls_file)
     if report["exit_code"]:
         get_run_logger().warning("crawl finished with problems: %s", report.get("log_tail", "")[-1500:])
     return report
@@ -131,9 +136,10 @@ def clean_flow(store: str, sources: list[str] | None = None, since: str | None =
 
 
 def _clean(store: str, sources: list[str] | None, since: str | None, until: str | None, workers: int | None,
-           page_timeout: float, replay: bool) -> dict[str, Any]:
+           page_timeout: float, replay: bool, keys: list[str] | None = None) -> dict[str, Any]:
     workers = workers or default_workers()
-    keys = list_pending_task(store, sources, since, until, replay)
+    if keys is None:
+        keys = list_pending_task(store, sources, since, until, replay)
     partitions = [clean_partition_task(store, key, workers, page_timeout, replay) for key in keys]
     return {"partitions": partitions, "sources": merge_clean_results(partitions)}
 
@@ -157,8 +163,10 @@ def run_flow(sources_file: str, store: str, sources: list[str] | None = None, si
 
 
 def _finish_report(run_id: str, store: str, *, crawl: dict[str, Any] | None = None,
-                   clean: dict[str, Any] | None = None, timings: dict[str, float]) -> dict[str, Any]:
+                   clean: dict[str, Any] | None = None, timings: dict[str, float],
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {
+        **(extra or {}),
         "run_id": run_id,
         "store": store,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -178,7 +186,7 @@ def _finish_report(run_id: str, store: str, *, crawl: dict[str, Any] | None = No
     try:
         create_markdown_artifact(key="cleanwire-run-report", markdown=to_markdown(report),
                                  description=f"cleanwire run {run_id}")
-    except Exception as exc:  # noqa: BLE001 - the report is already stored; the artifact is a convenience
+    except Exception as exc:
         logger.warning("could not create the Prefect artifact: %s", exc)
     return report
 

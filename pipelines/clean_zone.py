@@ -63,6 +63,17 @@ class PartitionResult:
         }
 
 
+def put_if_changed(store: ObjectStore, key: str, data: bytes, content_type: str) -> bool:
+    """Replace a derived object only when its bytes differ (re-runs then write nothing)."""
+    try:
+        if store.get(key) == data:
+            return False
+    except KeyNotFound:
+        pass
+    store.put(key, data, content_type)
+    return True
+
+
 def pending_raw_keys(
     store: ObjectStore,
     sources: list[str] | None = None,
@@ -179,9 +190,13 @@ def clean_raw_object(
         new_docs.append(doc.to_dict())
     for rej in rejects:
         result.rejected[rej.reason.value] += 1
+    if replay and result.stored == 0:
+        # Re-cleaning gave the documents already stored: nothing to write (not even the marker).
+        result.seconds_store = time.perf_counter() - started
+        return result
     if rejects:
         data = b"".join(dumps(r.to_dict()) + b"\n" for r in rejects)
-        store.put(layout.rejects_key(raw.source, raw.date, raw.stem), data, "application/x-ndjson")
+        put_if_changed(store, layout.rejects_key(raw.source, raw.date, raw.stem), data, "application/x-ndjson")
     if new_docs:
         from pipelines.parquet import documents_to_parquet_bytes
 

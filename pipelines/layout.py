@@ -9,6 +9,7 @@
     rejects/source=<s>/date=<YYYY-MM-DD>/<raw-stem>.jsonl       rejects with reasons (replayable)
     state/cleaned/<raw key>.json                                completion marker of a cleaned raw object
     state/sources/<s>/boilerplate.json                          learned per-source boilerplate
+    state/sources/<s>/fetch-state.json.gz                       incremental crawling: validators, hashes
     manifests/runs/<run>.json                                   run report
 """
 
@@ -78,6 +79,10 @@ def rejects_key(source: str, date: str, stem: str) -> str:
 
 def cleaned_marker_key(raw: str) -> str:
     return f"state/cleaned/{raw}.json"
+
+
+def fetch_state_key(source: str) -> str:
+    return f"state/sources/{source}/fetch-state.json.gz"
 
 
 def boilerplate_key(source: str) -> str:

@@ -12,6 +12,7 @@ whenever start-up succeeded):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -24,7 +25,7 @@ from scrapy.settings import Settings
 
 from spiders import settings as default_settings
 from spiders.source_spider import SourceSpider
-from spiders.sources import SourcesError, load_sources
+from spiders.sources import Source, SourcesError, load_sources, parse_url_list
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def build_settings(store: str, run_id: str, overrides: dict[str, Any] | None = N
 
 
 def crawl(
-    sources_file: str,
+    sources_file: str | None,
     store: str,
     run_id: str,
     names: list[str] | None = None,
@@ -48,8 +49,9 @@ def crawl(
     until: date | None = None,
     max_pages: int | None = None,
     overrides: dict[str, Any] | None = None,
+    urls_file: str | None = None,
 ) -> dict[str, Any]:
-    sources = load_sources(sources_file).select(names)
+    sources = _select(sources_file, names, urls_file)
     process = CrawlerProcess(build_settings(store, run_id, overrides), install_root_handler=True)
     results: dict[str, Any] = {}
     crawlers = []
@@ -71,6 +73,20 @@ def crawl(
     return {"run_id": run_id, "sources": results}
 
 
+def _select(sources_file: str | None, names: list[str] | None, urls_file: str | None) -> list[Source]:
+    """The sources to crawl; with a URL list, one source whose discovery is exactly that list."""
+    if urls_file is None:
+        if sources_file is None:
+            raise SourcesError("a sources file is required (or a URL list with --urls)")
+        return load_sources(sources_file).select(names)
+    if not names or len(names) != 1:
+        raise SourcesError("--urls needs exactly one --source NAME (the partition the pages belong to)")
+    urls = parse_url_list(Path(urls_file))
+    known = {s.name: s for s in load_sources(sources_file).sources} if sources_file else {}
+    base = known.get(names[0]) or Source(name=names[0], urls=urls)
+    return [dataclasses.replace(base, feeds=(), sitemaps=(), start_urls=(), urls=urls, allow=(), deny=())]
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -80,7 +96,8 @@ def _date(value: str) -> date:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spiders.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--sources", required=True, help="sources YAML file")
+    parser.add_argument("--sources", help="sources YAML file")
+    parser.add_argument("--urls", help="crawl exactly these URLs (one per line) as --source NAME")
     parser.add_argument("--source", action="append", dest="names", help="only this source (repeatable)")
     parser.add_argument("--store", required=True, help="object store URL (directory or s3://bucket/prefix)")
     parser.add_argument("--run-id", required=True)
@@ -95,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         name, _, value = item.partition("=")
         overrides[name] = json.loads(value) if value[:1] in "[{0123456789tfn-" else value
     try:
-        report = crawl(args.sources, args.store, args.run_id, args.names, args.since, args.until, args.max_pages, overrides)
+        report = crawl(args.sources, args.store, args.run_id, args.names, args.since, args.until, args.max_pages,
+                       overrides, args.urls)
     except SourcesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

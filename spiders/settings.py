@@ -43,3 +43,15 @@ ITEM_PIPELINES = {
 
 # Raw zone: roll WARC files after this many records (and upload each finished file).
 CLEANWIRE_WARC_MAX_RECORDS = 500
+
+EXTENSIONS = {
+    "pipelines.fetch_state.FetchStateExtension": 500,
+}
+# Incremental crawling (per-source state in the store): conditional requests with the validators of
+# the last fetch; skip pages whose discovery date is unchanged since a fetch less than
+# CLEANWIRE_REVISIT_AFTER seconds ago; fetch a share of candidates without validators to catch
+# servers whose validators lie. Backfills turn CLEANWIRE_SKIP_UNCHANGED off.
+CLEANWIRE_INCREMENTAL = True
+CLEANWIRE_SKIP_UNCHANGED = True
+CLEANWIRE_REVISIT_AFTER = 24 * 3600
+CLEANWIRE_AUDIT_SHARE = 0.05

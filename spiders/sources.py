@@ -219,3 +219,19 @@ def load_sources(path: str | Path) -> SourcesFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise SourcesError(f"{p}: cannot read sources file: {exc}") from None
     return parse_sources(text, str(p))
+
+
+def parse_url_list(path: Path) -> tuple[str, ...]:
+    """A URL list file: one http(s) URL per line; blank lines and lines starting with # ignored."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourcesError(f"{path}: cannot read URL list: {exc}") from None
+    urls = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            urls.append(_check_url(f"{path}:{number}", line))
+    if not urls:
+        raise SourcesError(f"{path}: no URLs in the list")
+    return tuple(urls)
