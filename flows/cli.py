@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flows import reader_cli
+
 
 def _prefect_env() -> None:
     # Must run before Prefect is imported: it reads its settings at import time.
@@ -313,12 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("eval_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_eval)
 
-    try:
-        from flows import reader_cli
-    except ImportError:
-        pass
-    else:
-        reader_cli.register(sub)
+    reader_cli.register(sub)
     return parser
 
 

@@ -25,6 +25,7 @@ from flows.pool import clean_pages, default_workers
 from flows.report import merge_clean_results, summarize, to_markdown
 from pipelines import layout
 from pipelines.clean_zone import clean_raw_object, dumps, pending_raw_keys
+from pipelines.contract import publish_schema
 from pipelines.store import open_store
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,9 @@ def crawl_flow(sources_file: str, store: str, sources: list[str] | None = None, 
 @task(name="list-pending-raw", retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE)
 def list_pending_task(store: str, sources: list[str] | None, since: str | None, until: str | None,
                       replay: bool) -> list[str]:
-    return pending_raw_keys(open_store(store), sources, since, until, include_cleaned=replay)
+    target = open_store(store)
+    publish_schema(target)  # write-once: the contract sits beside the data before any document
+    return pending_raw_keys(target, sources, since, until, include_cleaned=replay)
 
 
 @task(name="clean-raw-object", task_run_name="clean {raw_key}", retries=2, retry_delay_seconds=[5, 30],

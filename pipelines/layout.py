@@ -5,7 +5,7 @@
     clean/v<major>/docs/<id[:2]>/<id>.json                      one document per content hash, write-once
     clean/v<major>/aliases/<id>/<sha256(url)[:16]>.json         other URLs/sources seen with that content
     clean/v<major>/parquet/date=<YYYY-MM-DD>/<raw-stem>.parquet  analytics view, one file per raw object
-    clean/v<major>/schema/document.schema.json                  the published JSON Schema
+    clean/v<major>/schema/document-<version>.schema.json        the published JSON Schema
     rejects/source=<s>/date=<YYYY-MM-DD>/<raw-stem>.jsonl       rejects with reasons (replayable)
     state/cleaned/<raw key>.json                                completion marker of a cleaned raw object
     state/sources/<s>/boilerplate.json                          learned per-source boilerplate
@@ -69,8 +69,9 @@ def parquet_key(date: str, raw_stem: str) -> str:
     return f"{CLEAN_PREFIX}/parquet/date={date}/{raw_stem}.parquet"
 
 
-def schema_key() -> str:
-    return f"{CLEAN_PREFIX}/schema/document.schema.json"
+def schema_key(version: str = SCHEMA_VERSION) -> str:
+    """One immutable schema object per schema version (1.0, 1.1, …) beside the data."""
+    return f"{CLEAN_PREFIX}/schema/document-{version}.schema.json"
 
 
 def rejects_key(source: str, date: str, stem: str) -> str:

@@ -16,6 +16,9 @@ from typing import Protocol, runtime_checkable
 class StoreError(RuntimeError):
     """A store operation failed; the message names the store and key, never credentials."""
 
+    def __str__(self) -> str:  # KeyError (a base of KeyNotFound) would quote the message
+        return str(self.args[0]) if self.args else ""
+
 
 class KeyNotFound(StoreError, KeyError):
     pass
