@@ -49,7 +49,7 @@ def shutdown_pools() -> None:
 def _clean_in_worker(page: RawPage, config: CleaningConfig) -> CleanResult:
     try:
         return clean_page(page, config)
-    except Exception as exc:  # noqa: BLE001 - a bug on one page becomes that page's reject, with the error
+    except Exception as exc:  # a bug on one page becomes that page's reject (with the error), never a crash
         return Rejected(page.url, page.source, RejectReason.EXTRACTION_ERROR, f"{type(exc).__name__}: {exc}"[:500],
                         page.fetched_at, {"raw_object": page.raw_object, "raw_offset": page.raw_offset})
 
@@ -83,6 +83,6 @@ def _collect(page: RawPage, future: object, timeout: float) -> tuple[RawPage, Cl
         reason, detail = RejectReason.EXTRACTION_TIMEOUT, f"cleaning took longer than {timeout:g}s"
     except ProcessExpired as exc:
         reason, detail = RejectReason.EXTRACTION_ERROR, f"worker process died (exit code {exc.exitcode})"
-    except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled back
+    except Exception as exc:  # a bug on one page becomes that page's reject (with the error), never a crash
         reason, detail = RejectReason.EXTRACTION_ERROR, f"{type(exc).__name__}: {exc}"[:500]
     return page, Rejected(page.url, page.source, reason, detail, page.fetched_at, lineage)
