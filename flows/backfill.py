@@ -91,6 +91,7 @@ def backfill_flow(
     workers: int | None = None,
     page_timeout: float = 60.0,
     max_pages: int | None = None,
+    distributed: bool = False,
 ) -> dict[str, Any]:
     run_id = new_run_id()
     t0 = time.perf_counter()
@@ -131,7 +132,8 @@ def backfill_flow(
     if crawl is not None and not crawl.get("sources"):
         clean: dict[str, Any] = {"partitions": [], "sources": {}}
     else:
-        clean = _clean(store, clean_sources, *(window if replay else (None, None)), workers, page_timeout, replay, keys)
+        clean = _clean(store, clean_sources, *(window if replay else (None, None)), workers, page_timeout, replay, keys,
+                       distributed=distributed)
     timings["clean"] = time.perf_counter() - t1
     extra: dict[str, Any] = {"mode": mode}
     if replay:

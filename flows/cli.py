@@ -69,8 +69,21 @@ def _add_window(p: argparse.ArgumentParser) -> None:
 
 
 def _add_clean_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=_positive_int, help="cleaning worker processes (default: CPUs)")
+    p.add_argument("--workers", type=_positive_int, help="cleaning worker processes (default: CPUs; with Dask: per task)")
     p.add_argument("--page-timeout", type=float, default=60.0, help="seconds per page before it is rejected")
+    dask = p.add_mutually_exclusive_group()
+    dask.add_argument("--dask-address", metavar="ADDR", help="clean on this Dask cluster (e.g. tcp://scheduler:8786)")
+    dask.add_argument("--dask-workers", type=_positive_int, metavar="N",
+                      help="clean on a local Dask cluster of N processes")
+
+
+def _with_runner(flow: Any, args: argparse.Namespace) -> tuple[Any, bool]:
+    """The flow, on a Dask task runner when asked for (same code, distributed cleaning)."""
+    if not (getattr(args, "dask_address", None) or getattr(args, "dask_workers", None)):
+        return flow, False
+    from flows.runs import dask_task_runner
+
+    return flow.with_options(task_runner=dask_task_runner(args.dask_address, args.dask_workers)), True
 
 
 def _check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -103,9 +116,10 @@ def _print_report(report: dict[str, Any], as_json: bool) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from flows.runs import run_flow
 
-    report = run_flow(sources_file=args.sources, store=args.store, sources=args.source, since=args.since,
-                      until=args.until, max_pages=args.max_pages, workers=args.workers,
-                      page_timeout=args.page_timeout)
+    flow, distributed = _with_runner(run_flow, args)
+    report = flow(sources_file=args.sources, store=args.store, sources=args.source, since=args.since,
+                  until=args.until, max_pages=args.max_pages, workers=args.workers,
+                  page_timeout=args.page_timeout, distributed=distributed)
     return _print_report(report, args.json)
 
 
@@ -120,10 +134,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from flows.runs import clean_flow
 
-    report = clean_flow(store=args.store, sources=args.source,
-                        since=args.since.isoformat() if args.since else None,
-                        until=args.until.isoformat() if args.until else None,
-                        workers=args.workers, page_timeout=args.page_timeout)
+    flow, distributed = _with_runner(clean_flow, args)
+    report = flow(store=args.store, sources=args.source,
+                  since=args.since.isoformat() if args.since else None,
+                  until=args.until.isoformat() if args.until else None,
+                  workers=args.workers, page_timeout=args.page_timeout, distributed=distributed)
     return _print_report(report, args.json)
 
 
@@ -144,10 +159,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from flows.backfill import backfill_flow
 
-    report = backfill_flow(store=args.store, sources_file=args.sources, sources=args.source, since=args.since,
-                           until=args.until, urls_file=args.urls, warc=args.warc, replay_raw=args.replay_raw,
-                           replay_rejects=args.replay_rejects, workers=args.workers, page_timeout=args.page_timeout,
-                           max_pages=args.max_pages)
+    flow, distributed = _with_runner(backfill_flow, args)
+    report = flow(store=args.store, sources_file=args.sources, sources=args.source, since=args.since,
+                  until=args.until, urls_file=args.urls, warc=args.warc, replay_raw=args.replay_raw,
+                  replay_rejects=args.replay_rejects, workers=args.workers, page_timeout=args.page_timeout,
+                  max_pages=args.max_pages, distributed=distributed)
     code = _print_report(report, args.json)
     if "changed" in report and not args.json:
         print(f"replay: {report['changed']} documents changed, {report['unchanged']} unchanged")

@@ -39,6 +39,40 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+def describe_run() -> str:
+    """Flow-run name that says what ran: flow, sources file, sources, window, page cap."""
+    from prefect.runtime import flow_run
+
+    p = flow_run.parameters
+    parts = [flow_run.flow_name or "run"]
+    if p.get("sources_file"):
+        parts.append(Path(p["sources_file"]).stem)
+    parts.append("[" + (",".join(p.get("sources") or []) or "all") + "]")
+    if p.get("since") or p.get("until"):
+        parts.append(f"{p.get('since') or '…'}..{p.get('until') or '…'}")
+    if p.get("max_pages"):
+        parts.append(f"max {p['max_pages']}")
+    if p.get("store"):
+        parts.append(f"→ {p['store']}")
+    return " ".join(str(x) for x in parts)
+
+
+def dask_task_runner(address: str | None = None, local_workers: int | None = None) -> Any:
+    """A Prefect Dask task runner for cleaning on a cluster (``address``) or a local process cluster.
+    Needs the optional dependency ``prefect-dask`` (``pip install cleanwire[dask]``)."""
+    try:
+        import dask
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:  # the extra is optional; say how to get it
+        raise RuntimeError("Dask support needs the 'dask' extra: pip install 'cleanwire[dask]'") from exc
+    # Cleaning starts its own worker processes (per-page time limits): Dask workers must not be daemonic.
+    dask.config.set({"distributed.worker.daemon": False})
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": local_workers or default_workers(), "processes": True,
+                                         "threads_per_worker": 1, "dashboard_address": None})
+
+
 # -- crawl ---------------------------------------------------------------------------------------
 
 
@@ -94,7 +128,7 @@ def crawl_task(sources_file: str | None, store: str, run_id: str, sources: list[
     return report
 
 
-@flow(name="crawl", flow_run_name="crawl {sources_file}", log_prints=True)
+@flow(name="crawl", flow_run_name=describe_run, log_prints=True)
 def crawl_flow(sources_file: str, store: str, sources: list[str] | None = None, since: date | None = None,
                until: date | None = None, max_pages: int | None = None, run_id: str | None = None) -> dict[str, Any]:
     run_id = run_id or new_run_id()
@@ -128,39 +162,100 @@ def clean_partition_task(store: str, raw_key: str, workers: int, page_timeout: f
     return result.to_dict()
 
 
-@flow(name="clean", flow_run_name="clean {store}", log_prints=True)
+@flow(name="clean", flow_run_name=describe_run, log_prints=True)
 def clean_flow(store: str, sources: list[str] | None = None, since: str | None = None, until: str | None = None,
                workers: int | None = None, page_timeout: float = 60.0, replay: bool = False,
-               run_id: str | None = None) -> dict[str, Any]:
+               run_id: str | None = None, distributed: bool = False) -> dict[str, Any]:
+    """Clean raw objects not yet cleaned. With ``distributed`` (a Dask task runner set through
+    ``with_options``), raw objects are cleaned in parallel on the cluster's workers."""
     run_id = run_id or new_run_id()
     started = time.perf_counter()
-    clean = _clean(store, sources, since, until, workers, page_timeout, replay)
+    clean = _clean(store, sources, since, until, workers, page_timeout, replay, distributed=distributed)
     return _finish_report(run_id, store, clean=clean, timings={"clean": time.perf_counter() - started})
 
 
 def _clean(store: str, sources: list[str] | None, since: str | None, until: str | None, workers: int | None,
-           page_timeout: float, replay: bool, keys: list[str] | None = None) -> dict[str, Any]:
-    workers = workers or default_workers()
+           page_timeout: float, replay: bool, keys: list[str] | None = None,
+           distributed: bool = False) -> dict[str, Any]:
     if keys is None:
         keys = list_pending_task(store, sources, since, until, replay)
-    partitions = [clean_partition_task(store, key, workers, page_timeout, replay) for key in keys]
+    if distributed:
+        # One raw object per Dask task, each cleaned by one worker process of its own.
+        futures = clean_partition_task.map(store, keys, workers or 1, page_timeout, replay)
+        partitions = [f.result() for f in futures]
+    else:
+        # Locally, raw objects go one after another, each spread over all worker processes: the
+        # order is deterministic (dedup assigns clusters in it) and memory stays one partition deep.
+        workers = workers or default_workers()
+        partitions = []
+        with CleanProgress(len(keys)) as progress:
+            for key in keys:
+                partitions.append(clean_partition_task(store, key, workers, page_timeout, replay))
+                progress.advance(partitions[-1])
     return {"partitions": partitions, "sources": merge_clean_results(partitions)}
+
+
+class CleanProgress:
+    """Progress of the clean stage: a bar on an interactive terminal and a Prefect progress artifact."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.pages = 0
+        self.bar: Any = None
+        self.artifact: Any = None
+
+    def __enter__(self) -> CleanProgress:
+        if self.total == 0:
+            return self
+        if sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("cleaning raw objects"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[pages]} pages"), TimeRemainingColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("clean", total=self.total, pages=0)
+        try:
+            from prefect.artifacts import create_progress_artifact
+
+            self.artifact = create_progress_artifact(0.0, key="cleanwire-clean-progress",
+                                                     description="raw objects cleaned (%)")
+        except Exception as exc:  # a missing artifact is cosmetic; the run goes on
+            logger.debug("no progress artifact: %s", exc)
+        return self
+
+    def advance(self, partition: dict[str, Any]) -> None:
+        self.done += 1
+        self.pages += partition.get("pages", 0)
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, pages=self.pages)
+        if self.artifact is not None:
+            from prefect.artifacts import update_progress_artifact
+
+            try:
+                update_progress_artifact(self.artifact, 100.0 * self.done / self.total)
+            except Exception as exc:  # cosmetic, as above
+                logger.debug("progress artifact not updated: %s", exc)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 # -- run -----------------------------------------------------------------------------------------
 
 
-@flow(name="run", flow_run_name="run {sources_file}", log_prints=True)
+@flow(name="run", flow_run_name=describe_run, log_prints=True)
 def run_flow(sources_file: str, store: str, sources: list[str] | None = None, since: date | None = None,
              until: date | None = None, max_pages: int | None = None, workers: int | None = None,
-             page_timeout: float = 60.0, run_id: str | None = None) -> dict[str, Any]:
+             page_timeout: float = 60.0, run_id: str | None = None, distributed: bool = False) -> dict[str, Any]:
     """Crawl the sources, then clean every raw object of theirs not yet cleaned."""
     run_id = run_id or new_run_id()
     t0 = time.perf_counter()
     crawl = crawl_task(sources_file, store, run_id, sources, since, until, max_pages)
     t1 = time.perf_counter()
     crawled = sorted(crawl.get("sources", {}))
-    clean = _clean(store, crawled or sources, None, None, workers, page_timeout, False)
+    clean = _clean(store, crawled or sources, None, None, workers, page_timeout, False, distributed=distributed)
     t2 = time.perf_counter()
     return _finish_report(run_id, store, crawl=crawl, clean=clean, timings={"crawl": t1 - t0, "clean": t2 - t1})
 

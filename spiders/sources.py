@@ -55,7 +55,7 @@ class Source:
     allow: tuple[str, ...] = ()  # regexes on the URL path (a plain prefix like "/2021/" works as is)
     deny: tuple[str, ...] = ()
     schedule: str | None = None
-    group: str = "default"  # scheduled runs: one deployment per group
+    group: str | None = None  # scheduled runs: one deployment per group (default: the source alone)
     max_pages: int | None = None
     follow_depth: int = 1  # link-following depth from start_urls
     allow_private_network: bool = False  # permit private/loopback addresses (SSRF guard)
@@ -97,7 +97,7 @@ class SourcesFile:
     def groups(self) -> dict[str, list[Source]]:
         out: dict[str, list[Source]] = {}
         for s in self.sources:
-            out.setdefault(s.group, []).append(s)
+            out.setdefault(s.group or s.name, []).append(s)
         return out
 
 
