@@ -32,10 +32,17 @@ def strip_tracking(url: str) -> str:
 def canonicalize(url: str) -> str:
     """Canonical form used for fetch-once and alias keys.
 
+    Raises ValueError for what is not a usable URL (a bad port, a broken IPv6 literal): callers that
+    take URLs from pages, feeds or sitemaps record those as rejects rather than crash.
+
     >>> canonicalize("HTTP://Example.org:80/a/b/?utm_source=x&id=3&fbclid=y#top")
     'http://example.org/a/b?id=3'
     >>> canonicalize("https://example.org/news/story/amp/")
     'https://example.org/news/story'
+    >>> canonicalize("http://example.org:80:99/a")
+    Traceback (most recent call last):
+    ...
+    ValueError: Port could not be cast to integer value as '80:99'
     """
     parts = urlsplit(url.strip())
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]

@@ -8,7 +8,6 @@ so the crawl report and the rejects prefix account for it.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -16,28 +15,23 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
-from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 from cleaning.fetch_state import FetchState
 from cleaning.records import RejectReason
 from cleaning.urls import canonicalize, strip_tracking
 from spiders.discovery import DiscoveryError, Entry, parse_feed, parse_sitemap
+from spiders.failures import classify_failure
+from spiders.network import literal_host_problem
 from spiders.sources import Source
 
 logger = logging.getLogger(__name__)
 
-
-def _is_private_host(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+# Article responses of every status reach parse_article (a 404 or 503 is stored and rejected at clean
+# time with its status) except redirects, which RedirectMiddleware must see to follow them:
+# ``handle_httpstatus_all`` would hand the 301 itself to the callback.
+_NOT_REDIRECTS = tuple(s for s in range(100, 600) if s not in (301, 302, 303, 307, 308))
 
 
 def now_iso() -> str:
@@ -67,8 +61,9 @@ class SourceSpider(scrapy.Spider):
         # A source whose own seed URLs are private (a LAN site, a local test server) may stay there;
         # otherwise private/loopback targets are refused (SSRF guard) unless explicitly allowed.
         seeds = [*source.feeds, *source.sitemaps, *source.start_urls, *source.urls]
+        # The downloader middleware spiders.middlewares.PrivateNetworkGuard reads this attribute.
         self.allow_private = source.allow_private_network or all(
-            _is_private_host(urlsplit(u).hostname or "") for u in seeds
+            literal_host_problem(urlsplit(u).hostname or "") is not None for u in seeds
         )
 
     # -- helpers -------------------------------------------------------------------------------
@@ -97,15 +92,31 @@ class SourceSpider(scrapy.Spider):
         return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
 
     def _policy_problem(self, url: str) -> str | None:
+        """The early, literal check of a discovered URL (no request is made for a refused one); names
+        that resolve to private addresses are refused later, by the guard middleware."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             return f"scheme {parts.scheme!r} not fetched"
-        if not self.allow_private and _is_private_host(parts.hostname or ""):
-            return "private or loopback address from a public source (SSRF guard)"
+        problem = literal_host_problem(parts.hostname or "")
+        if problem is not None and (not self.allow_private or problem == "no host"):
+            return problem if problem == "no host" else f"private network (SSRF guard): {problem}"
         return None
 
+    def _absolute(self, response: Response, url: str) -> str | dict[str, Any]:
+        """``url`` made absolute against the response, or the failure item of a URL that cannot be."""
+        try:
+            joined = response.urljoin(url.strip())
+            canonicalize(joined)  # raises on what cannot be requested either (bad port, broken IPv6)
+        except ValueError as exc:
+            return self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"malformed URL: {exc}")
+        return joined
+
     def article_request(self, url: str, hints: dict[str, str]) -> Iterator[Any]:
-        canonical = canonicalize(url)
+        try:
+            canonical = canonicalize(url)
+        except ValueError as exc:
+            yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"malformed URL: {exc}")
+            return
         if canonical in self.seen:
             self._count("duplicate_urls")
             return
@@ -123,15 +134,25 @@ class SourceSpider(scrapy.Spider):
         if problem:
             yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, problem)
             return
+        try:
+            # dont_filter: the canonical-URL set above is the dedup; Scrapy's fingerprint filter would
+            # drop a redirect hop back to a seen URL (a loop, or a redirect to a URL fetched directly)
+            # silently, without the errback, and so without a reject.
+            request = Request(
+                url,
+                callback=self.parse_article,
+                errback=self.fetch_failed,
+                headers=self._conditional_headers(canonical),
+                dont_filter=True,
+                meta={"handle_httpstatus_list": _NOT_REDIRECTS, "cw_hints": hints, "cw_url": url,
+                      "cw_canonical": canonical},
+            )
+        except ValueError as exc:
+            yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"malformed URL: {exc}")
+            return
         self.scheduled += 1
         self._count("discovered")
-        yield Request(
-            url,
-            callback=self.parse_article,
-            errback=self.fetch_failed,
-            headers=self._conditional_headers(canonical),
-            meta={"handle_httpstatus_all": True, "cw_hints": hints, "cw_url": url, "cw_canonical": canonical},
-        )
+        yield request
 
     # -- incremental crawling ----------------------------------------------------------------------
 
@@ -211,12 +232,13 @@ class SourceSpider(scrapy.Spider):
 
     # -- discovery -----------------------------------------------------------------------------
 
-    def discovery_request(self, url: str, callback: Any) -> Request:
+    def discovery_request(self, url: str, callback: Any, depth: int = 0) -> Request:
         """Feeds and sitemaps: conditional when only what changed is wanted (scheduled runs)."""
         canonical = canonicalize(url)
         headers = self._conditional_headers(canonical) if self.skip_unchanged else {}
         return Request(url, callback=callback, errback=self.discovery_failed, dont_filter=True, headers=headers,
-                       meta={"cw_canonical": canonical, "handle_httpstatus_list": [304]})
+                       meta={"cw_canonical": canonical, "cw_url": url, "cw_sitemap_depth": depth,
+                             "handle_httpstatus_list": [304]})
 
     def _discovery_body(self, response: Response) -> bytes | None:
         """The body of a discovery document, or None when it has not changed (304)."""
@@ -231,6 +253,7 @@ class SourceSpider(scrapy.Spider):
         for url in src.feeds:
             yield self.discovery_request(url, self.parse_feed)
         for url in src.sitemaps:
+            self.seen.add(canonicalize(url))  # an index that lists a seed sitemap does not fetch it again
             yield self.discovery_request(url, self.parse_sitemap)
         for url in src.start_urls:
             yield Request(
@@ -249,16 +272,20 @@ class SourceSpider(scrapy.Spider):
         if body is None:
             return
         try:
-            entries = parse_feed(body)
+            entries = parse_feed(body, self.settings.getint("DOWNLOAD_MAXSIZE"))
         except DiscoveryError as exc:
-            yield self._failure(response.url, RejectReason.FETCH_FAILED, f"feed: {exc}")
+            yield self._discovery_rejected(response, f"feed: {exc}", exc.reason)
             return
         self._count("feeds")
         for entry in entries:
             if not self.in_window(entry.date):
                 self._count("filtered/outside_window")
                 continue
-            yield from self.article_request(response.urljoin(entry.url), self._entry_hints(entry, "feed"))
+            url = self._absolute(response, entry.url)
+            if isinstance(url, dict):
+                yield url
+                continue
+            yield from self.article_request(url, self._entry_hints(entry, "feed"))
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         body = self._discovery_body(response)
@@ -267,35 +294,63 @@ class SourceSpider(scrapy.Spider):
         try:
             entries = list(parse_sitemap(body, self.settings.getint("DOWNLOAD_MAXSIZE")))
         except DiscoveryError as exc:
-            yield self._failure(response.url, RejectReason.FETCH_FAILED, f"sitemap: {exc}")
+            yield self._discovery_rejected(response, f"sitemap: {exc}", exc.reason)
             return
         self._count("sitemaps")
+        depth = int(response.meta.get("cw_sitemap_depth", 0))
         for entry in entries:
-            url = response.urljoin(entry.url)
+            url = self._absolute(response, entry.url)
+            if isinstance(url, dict):
+                yield url
+                continue
             if entry.kind == "sitemap":
-                # A child sitemap last modified before the window cannot list anything new.
-                if self.since and entry.date and entry.date.date() < self.since:
-                    self._count("filtered/sitemap_before_window")
-                    continue
-                if self._policy_problem(url) is None and canonicalize(url) not in self.seen:
-                    self.seen.add(canonicalize(url))
-                    yield self.discovery_request(url, self.parse_sitemap)
+                yield from self._child_sitemap(url, entry, depth + 1)
                 continue
             if not self.in_window(entry.date):
                 self._count("filtered/outside_window")
                 continue
             yield from self.article_request(url, self._entry_hints(entry, "sitemap"))
 
+    def _child_sitemap(self, url: str, entry: Entry, depth: int) -> Iterator[Any]:
+        # A child sitemap last modified before the window cannot list anything new.
+        if self.since and entry.date and entry.date.date() < self.since:
+            self._count("filtered/sitemap_before_window")
+            return
+        canonical = canonicalize(url)
+        if canonical in self.seen:
+            self._count("duplicate_urls")  # an index listing itself or a sibling twice
+            return
+        self.seen.add(canonical)
+        problem = self._policy_problem(url)
+        if problem:
+            yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"sitemap: {problem}")
+            return
+        # Nesting is bounded: a site can generate index after index forever. Past the bound the child is
+        # a reject, as it is before Scrapy's DEPTH_LIMIT would drop its pages without a trace (a sitemap
+        # at depth d lists pages at depth d + 1; feeds and seed sitemaps are depth 0).
+        limit = self.settings.getint("CLEANWIRE_SITEMAP_MAX_DEPTH", 3)
+        depth_limit = self.settings.getint("DEPTH_LIMIT")
+        if depth > limit or (depth_limit and depth + 1 > depth_limit):
+            yield self._failure(url, RejectReason.BLOCKED_BY_POLICY,
+                                f"sitemap: nested {depth} levels below a seed sitemap (limit {limit})")
+            return
+        yield self.discovery_request(url, self.parse_sitemap, depth)
+
     def parse_listing(self, response: Response) -> Iterator[Any]:
         depth = int(response.meta.get("cw_depth", 1))
         host = urlsplit(response.url).hostname
         for href in response.css("a::attr(href)").getall():
-            url = urljoin(response.url, href.strip())
-            if urlsplit(url).hostname != host or not self.source.url_allowed(url):
+            try:
+                url = urljoin(response.url, href.strip())
+                same_host = urlsplit(url).hostname == host
+            except ValueError:
+                continue  # a broken link on a listing page is not a discovered article
+            if not same_host or not self.source.url_allowed(url):
                 continue
             yield from self.article_request(url, {"discovered_via": "link"})
             if depth > 1 and canonicalize(url) not in self.seen:
-                yield Request(url, callback=self.parse_listing, meta={"cw_depth": depth - 1})
+                yield Request(url, callback=self.parse_listing, errback=self.discovery_failed,
+                              meta={"cw_depth": depth - 1, "cw_url": url})
 
     # -- fetching ------------------------------------------------------------------------------
 
@@ -328,31 +383,33 @@ class SourceSpider(scrapy.Spider):
             "hints": hints,
         }
 
-    def fetch_failed(self, failure: Failure) -> Iterator[Any]:
+    def _request_failure(self, failure: Failure) -> tuple[str, RejectReason, str]:
+        """The URL as discovered (a redirect hop's failure is the discovered URL's outcome), the
+        reason, and the detail (naming the failing hop when it is not the discovered URL)."""
         request = failure.request  # type: ignore[attr-defined]
-        reason, detail = _classify(failure)
-        yield self._failure(request.url, reason, detail)
+        url = request.meta.get("cw_url") or request.url
+        reason, detail = classify_failure(failure, request)
+        if request.url != url and request.url not in detail:
+            detail = f"{detail} (at {request.url})"
+        return url, reason, detail
+
+    def fetch_failed(self, failure: Failure) -> Iterator[Any]:
+        url, reason, detail = self._request_failure(failure)
+        self._count("fetch_errors")
+        yield self._failure(url, reason, detail)
 
     def discovery_failed(self, failure: Failure) -> Iterator[Any]:
-        request = failure.request  # type: ignore[attr-defined]
-        reason, detail = _classify(failure)
-        logger.warning("discovery document failed: %s: %s", request.url, detail)
+        url, reason, detail = self._request_failure(failure)
+        logger.warning("discovery document failed: %s: %s", url, detail)
         self._count("discovery_failed")
-        yield self._failure(request.url, reason, f"discovery: {detail}")
+        yield self._failure(url, reason, f"discovery: {detail}")
+
+    def _discovery_rejected(self, response: Response, detail: str, reason: RejectReason) -> dict[str, Any]:
+        logger.warning("discovery document refused: %s: %s", response.url, detail)
+        self._count("discovery_failed")
+        return self._failure(response.meta.get("cw_url") or response.url, reason, detail)
 
 
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
-
-
-def _classify(failure: Failure) -> tuple[RejectReason, str]:
-    if failure.check(IgnoreRequest):
-        return RejectReason.BLOCKED_BY_POLICY, f"ignored: {failure.getErrorMessage() or 'robots.txt'}"
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return RejectReason.FETCH_FAILED, "timeout"
-    if failure.check(DNSLookupError):
-        return RejectReason.FETCH_FAILED, "DNS lookup failed"
-    if failure.check(ConnectionRefusedError):
-        return RejectReason.FETCH_FAILED, "connection refused"
-    return RejectReason.FETCH_FAILED, f"{getattr(failure.type, '__name__', 'error')}: {failure.getErrorMessage()}"[:500]
