@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 
 # Bump when the output of cleaning changes for the same input (extraction settings, rules, repair).
-CLEANING_VERSION = "2026.11.1"
+CLEANING_VERSION = "2026.11.2"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,117 @@
+"""Extraction: trafilatura plus the structural check against the page's DOM."""
+
+from __future__ import annotations
+
+import doctest
+import gzip
+import importlib
+from pathlib import Path
+
+import pytest
+
+from cleaning.config import DEFAULT_CONFIG
+from cleaning.extract import (
+    ExtractionError,
+    ExtractionSettings,
+    StructureCheck,
+    extract_article,
+    looks_like_dump,
+    parse_html,
+)
+
+BENCHMARK = Path(__file__).parents[1] / "data" / "extraction-benchmark" / "html"
+WIRED = "d48aeb9cf2f2ff15769a57513249b4a6a669159f3e50b335e741d4206a824e88"
+
+SENTENCES = [
+    "Chinese regulators summoned eleven domestic technology companies for talks on the use of deepfake technology.",
+    "The cyberspace administrator said in a statement that it met the companies together with the security ministry.",
+    "Companies called in for talks included a smartphone maker, a livestreaming firm and a music streaming service.",
+    "Deepfakes use artificial intelligence to create hyper-realistic but fake videos of people saying things.",
+    "China has increased scrutiny of its internet giants in recent months, citing concerns over monopolistic behaviour.",
+    "Authorities urged them to comply with cybersecurity laws and to conduct security assessments of new features.",
+    "Regulators also told the companies to submit reports before adding functions that could mobilise society.",
+    "The meeting comes as several companies are working on audio chat apps for the domestic market, analysts said.",
+]
+
+
+def _page(body: str, head: str = "<title>Regulators summon tech firms</title>") -> str:
+    return f"<!doctype html><html lang='en'><head>{head}</head><body><header><a href='/'>Home</a></header>{body}</body></html>"
+
+
+def _paragraphs(sentences: list[str]) -> str:
+    return "".join(f"<p>{s}</p>" for s in sentences)
+
+
+def test_comment_inside_a_paragraph_does_not_split_it() -> None:
+    body = (
+        "<article>"
+        + _paragraphs(SENTENCES[:3])
+        + "<p>When <!-- drop cap --> the minister spoke, talks resumed.</p>"
+    )
+    body += _paragraphs(SENTENCES[3:]) + "</article>"
+    text = extract_article(_page(body), "https://x.org/a", DEFAULT_CONFIG).text
+    assert "When the minister spoke, talks resumed." in text
+
+
+def test_article_split_across_sibling_containers_is_extracted_whole() -> None:
+    # A recorded page (benchmark copy) whose body is split into sibling "chunk" containers with an ad rail
+    # between them; trafilatura alone keeps the first chunk only.
+    html = gzip.decompress((BENCHMARK / f"{WIRED}.html.gz").read_bytes()).decode("utf-8")
+    url = "https://www.wired.com/story/instagram-business-accounts-analytics/"
+    first = "Instagram began testing hiding public like counts globally on Thursday"
+    later = [
+        "I learned that over a dozen people tapped on the profile",
+        "In addition to behavior metrics, Instagram",
+    ]
+    text = extract_article(html, url, DEFAULT_CONFIG).text
+    assert all(s in text for s in [first, *later])
+    assert text.index(first) < text.index(later[0]) < text.index(later[1])
+    alone = extract_article(html, url, DEFAULT_CONFIG, ExtractionSettings(extend_siblings=False)).text
+    assert first in alone and not any(s in alone for s in later)
+
+
+def test_runs_of_link_lines_are_removed_and_recorded() -> None:
+    related = "".join(
+        f"<li><a href='/news/{i}'>Another headline about technology regulation number {i}</a></li>"
+        for i in range(4)
+    )
+    body = (
+        "<article>" + _paragraphs(SENTENCES[:4])
+        + "<p>Read the <a href='/statement'>full statement</a> published by the regulator on Thursday.</p>"
+        + f"<ul class='links'>{related}</ul>" + _paragraphs(SENTENCES[4:]) + "</article>"
+    )  # fmt: skip
+    extraction = extract_article(_page(body), "https://x.org/a", DEFAULT_CONFIG)
+    assert "Another headline" not in extraction.text
+    assert "full statement published by the regulator" in extraction.text  # inline link in prose stays
+    assert [r.rule for r in extraction.removals] == ["link-list"] * 4
+
+
+def test_teaser_cards_are_counted() -> None:
+    cards = "".join(
+        f"<div class='card'><h3><a href='/story/{i}'>Headline of story number {i} here</a></h3><p>{s}</p></div>"
+        for i, s in enumerate(SENTENCES[:5])
+    )
+    tree = parse_html(_page(f"<main>{cards}</main>"))
+    text = "\n".join(SENTENCES[:5])
+    assert StructureCheck(tree).teaser_links(text, ("https://x.org/",)) == (5, 5)
+    article = parse_html(_page(f"<article>{_paragraphs(SENTENCES)}</article>"))
+    assert StructureCheck(article).teaser_links("\n".join(SENTENCES))[0] == 0
+
+
+def test_menu_dump_triggers_the_full_cascade() -> None:
+    menu = "".join(f"<div><span>Section {i}</span></div>" for i in range(60))
+    extraction = extract_article(_page(menu + _paragraphs(SENTENCES[:2])), "https://x.org/a", DEFAULT_CONFIG)
+    assert extraction.passes[:2] == ("fast", "full")
+    assert looks_like_dump("\n".join(f"Section {i}" for i in range(60)))
+
+
+@pytest.mark.parametrize("html", ["", "   ", "\x00\x01"])
+def test_unparsable_html_raises_extraction_error(html: str) -> None:
+    with pytest.raises(ExtractionError):
+        parse_html(html)
+
+
+@pytest.mark.parametrize("module", ["cleaning.extract"])
+def test_doctests(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0
