@@ -133,7 +133,7 @@ def backfill_flow(
         clean: dict[str, Any] = {"partitions": [], "sources": {}}
     else:
         clean = _clean(store, clean_sources, *(window if replay else (None, None)), workers, page_timeout, replay, keys,
-                       distributed=distributed)
+                       distributed=distributed, run_id=run_id)
     timings["clean"] = time.perf_counter() - t1
     extra: dict[str, Any] = {"mode": mode}
     if replay:

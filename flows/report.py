@@ -76,7 +76,10 @@ def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    import sys
+
+    # Off a terminal (CI logs, pipes) rich would wrap the table at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     crawl = report.get("crawl", {}).get("sources", {})
     clean = report.get("clean", {}).get("sources", {})
     table = Table(title=f"cleanwire run {report['run_id']} → {report['store']}")

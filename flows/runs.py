@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from cleaning.config import DEFAULT_CONFIG
 from flows.pool import clean_pages, default_workers
+from flows.postprocess import Postprocess, forget_indexes
 from flows.report import merge_clean_results, summarize, to_markdown
 from pipelines import layout
 from pipelines.clean_zone import clean_raw_object, dumps, pending_raw_keys
@@ -151,15 +152,21 @@ def list_pending_task(store: str, sources: list[str] | None, since: str | None, 
 
 @task(name="clean-raw-object", task_run_name="clean {raw_key}", retries=2, retry_delay_seconds=[5, 30],
       cache_policy=NO_CACHE)
-def clean_partition_task(store: str, raw_key: str, workers: int, page_timeout: float, replay: bool) -> dict[str, Any]:
+def clean_partition_task(store: str, raw_key: str, workers: int, page_timeout: float, replay: bool,
+                         run_id: str = "") -> dict[str, Any]:
     target = open_store(store)
+    post = Postprocess(target, replay=replay)
     result = clean_raw_object(
         target,
         raw_key,
         lambda pages: clean_pages(pages, workers, page_timeout, DEFAULT_CONFIG),
         replay=replay,
+        postprocess=post,
     )
-    return result.to_dict()
+    out = result.to_dict()
+    if not result.skipped:
+        out.update(post.finish(run_id or new_run_id(), stored=True))
+    return out
 
 
 @flow(name="clean", flow_run_name=describe_run, log_prints=True)
@@ -170,18 +177,20 @@ def clean_flow(store: str, sources: list[str] | None = None, since: str | None =
     ``with_options``), raw objects are cleaned in parallel on the cluster's workers."""
     run_id = run_id or new_run_id()
     started = time.perf_counter()
-    clean = _clean(store, sources, since, until, workers, page_timeout, replay, distributed=distributed)
+    clean = _clean(store, sources, since, until, workers, page_timeout, replay, distributed=distributed,
+                   run_id=run_id)
     return _finish_report(run_id, store, clean=clean, timings={"clean": time.perf_counter() - started})
 
 
 def _clean(store: str, sources: list[str] | None, since: str | None, until: str | None, workers: int | None,
            page_timeout: float, replay: bool, keys: list[str] | None = None,
-           distributed: bool = False) -> dict[str, Any]:
+           distributed: bool = False, run_id: str = "") -> dict[str, Any]:
     if keys is None:
         keys = list_pending_task(store, sources, since, until, replay)
+    forget_indexes()  # a long-lived process (cleanwire serve) must see what other runs added since
     if distributed:
         # One raw object per Dask task, each cleaned by one worker process of its own.
-        futures = clean_partition_task.map(store, keys, workers or 1, page_timeout, replay)
+        futures = clean_partition_task.map(store, keys, workers or 1, page_timeout, replay, run_id)
         partitions = [f.result() for f in futures]
     else:
         # Locally, raw objects go one after another, each spread over all worker processes: the
@@ -190,7 +199,7 @@ def _clean(store: str, sources: list[str] | None, since: str | None, until: str 
         partitions = []
         with CleanProgress(len(keys)) as progress:
             for key in keys:
-                partitions.append(clean_partition_task(store, key, workers, page_timeout, replay))
+                partitions.append(clean_partition_task(store, key, workers, page_timeout, replay, run_id))
                 progress.advance(partitions[-1])
     return {"partitions": partitions, "sources": merge_clean_results(partitions)}
 
@@ -255,7 +264,8 @@ def run_flow(sources_file: str, store: str, sources: list[str] | None = None, si
     crawl = crawl_task(sources_file, store, run_id, sources, since, until, max_pages)
     t1 = time.perf_counter()
     crawled = sorted(crawl.get("sources", {}))
-    clean = _clean(store, crawled or sources, None, None, workers, page_timeout, False, distributed=distributed)
+    clean = _clean(store, crawled or sources, None, None, workers, page_timeout, False, distributed=distributed,
+                   run_id=run_id)
     t2 = time.perf_counter()
     return _finish_report(run_id, store, crawl=crawl, clean=clean, timings={"crawl": t1 - t0, "clean": t2 - t1})
 
