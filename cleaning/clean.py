@@ -126,7 +126,8 @@ def _clean(raw: RawPage, config: CleaningConfig, settings: CleanSettings) -> Cle
     try:
         decoded = decode_html(raw.body, raw.content_type)
     except DecodeError as exc:
-        return _reject(raw, RejectReason.DECODE_FAILED, str(exc), config, settings)
+        reason = RejectReason.NOT_HTML if exc.reason == "binary" else RejectReason.DECODE_FAILED
+        return _reject(raw, reason, str(exc), config, settings)
     url = raw.final_url or raw.url
     try:
         tree = parse_html(decoded.text)

@@ -2,9 +2,9 @@
 
 Order of evidence:
 
-1. binary content is refused first (``DecodeError`` with ``reason="binary"``): file signatures of PDF,
+1. a byte-order mark;
+2. binary content is refused (``DecodeError`` with ``reason="binary"``): file signatures of PDF,
    images, archives, fonts, executables, and bodies full of NUL or control bytes;
-2. a byte-order mark;
 3. UTF-16 without a byte-order mark, when NUL bytes alternate with ASCII (before UTF-8: such bytes
    are also valid UTF-8);
 4. the bytes themselves when they are valid UTF-8 with non-ASCII content: a page whose bytes are valid
@@ -27,6 +27,7 @@ Order of evidence:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ class DecodeError(ValueError):
 class DecodedPage:
     text: str
     encoding: str  # the codec used
-    decided_by: str  # "bom", "utf8-bytes", "ascii", "http-header", "meta", "detected", "empty"
+    decided_by: str  # "bom", "utf8-bytes", "ascii", "http-header", "meta", "detected", "fallback", "empty"
     declared_http: str | None
     declared_meta: str | None
 
@@ -67,6 +68,9 @@ class DecodeConfig:
     max_control_share: float = 0.05
     # charset-normalizer's mess ratio above which a decoding does not read as text.
     max_mess: float = 0.2
+    # When no encoding reads the bytes plausibly, the page is still decoded (cp1252, U+FFFD for bytes it
+    # leaves undefined) unless more than this share of it would be U+FFFD.
+    max_replaced_share: float = 0.01
     # Bytes given to charset-normalizer's detection (it is slow on large pages; the head is enough).
     detect_bytes: int = 200_000
 
@@ -164,7 +168,22 @@ def _plausible(text: str, encoding: str, config: DecodeConfig) -> bool:
     return True
 
 
-_SINGLE_BYTE = frozenset({"cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "koi8-r", "koi8-u", "mac-roman"})
+_SINGLE_BYTE = frozenset(
+    {
+        "cp1252",
+        "latin-1",
+        "iso8859-1",
+        "iso8859-15",
+        "cp1250",
+        "cp1251",
+        "cp1253",
+        "cp1254",
+        "cp1257",
+        "koi8-r",
+        "koi8-u",
+        "mac-roman",
+    }
+)
 
 
 def _codec(name: str | None) -> str | None:
@@ -180,9 +199,16 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
+# windows-1252 as browsers decode it: the five bytes it leaves undefined become C1 controls.
+_CP1252_UNDEFINED = {0xDC00 + b: b for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
 def _try(body: bytes, encoding: str, config: DecodeConfig) -> str | None:
     try:
-        text = body.decode(encoding)
+        if encoding == "cp1252":
+            text = body.decode(encoding, "surrogateescape").translate(_CP1252_UNDEFINED)
+        else:
+            text = body.decode(encoding)
     except (UnicodeDecodeError, LookupError):
         return None
     return text if _plausible(text, encoding, config) else None
@@ -190,7 +216,21 @@ def _try(body: bytes, encoding: str, config: DecodeConfig) -> str | None:
 
 # Where detection cannot tell codecs apart (the same bytes read equally well), the one web pages use
 # most often wins: windows-1252 over windows-1250 and -1257 for Latin text, and so on.
-_WEB_PREFERENCE = ("cp1252", "gb18030", "big5hkscs", "cp932", "euc_jp", "cp949", "cp1251", "cp1250", "cp1253", "cp1254", "cp1256", "cp1255", "cp874")
+_WEB_PREFERENCE = (
+    "cp1252",
+    "gb18030",
+    "big5hkscs",
+    "cp932",
+    "euc_jp",
+    "cp949",
+    "cp1251",
+    "cp1250",
+    "cp1253",
+    "cp1254",
+    "cp1256",
+    "cp1255",
+    "cp874",
+)
 
 
 def _detect(body: bytes, config: DecodeConfig) -> tuple[str, str] | None:
@@ -202,7 +242,12 @@ def _detect(body: bytes, config: DecodeConfig) -> tuple[str, str] | None:
     best = matches[0]
     ties = [m for m in matches if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.05]
     ranked = sorted(
-        ties, key=lambda m: _WEB_PREFERENCE.index(_codec(m.encoding) or "") if _codec(m.encoding) in _WEB_PREFERENCE else len(_WEB_PREFERENCE)
+        ties,
+        key=lambda m: (
+            _WEB_PREFERENCE.index(_codec(m.encoding) or "")
+            if _codec(m.encoding) in _WEB_PREFERENCE
+            else len(_WEB_PREFERENCE)
+        ),
     )
     for match in ranked + [m for m in matches if m not in ties]:
         encoding = _codec(match.encoding)
@@ -224,7 +269,9 @@ def _utf8(body: bytes) -> str | None:
         return None
 
 
-def decode_html(body: bytes, content_type: str | None = None, config: DecodeConfig = DEFAULT_DECODE_CONFIG) -> DecodedPage:
+def decode_html(
+    body: bytes, content_type: str | None = None, config: DecodeConfig = DEFAULT_DECODE_CONFIG
+) -> DecodedPage:
     """Decode an HTML body given the response's Content-Type header value.
 
     Raises ``DecodeError`` (``reason="binary"``) for content that is not text, and
@@ -239,7 +286,9 @@ def decode_html(body: bytes, content_type: str | None = None, config: DecodeConf
     if bom_encoding:
         encoding = _codec(bom_encoding) or bom_encoding
         try:
-            return DecodedPage(body[len(bom) :].decode(encoding), encoding, "bom", declared_http, declared_meta)
+            return DecodedPage(
+                body[len(bom or b"") :].decode(encoding), encoding, "bom", declared_http, declared_meta
+            )
         except UnicodeDecodeError as exc:
             raise DecodeError(f"bytes after a {bom_encoding} byte-order mark do not decode: {exc}") from exc
 
@@ -259,22 +308,35 @@ def decode_html(body: bytes, content_type: str | None = None, config: DecodeConf
         except UnicodeDecodeError:
             pass
 
-    text = _utf8(body)
-    if text is not None:
+    as_utf8 = _utf8(body)
+    if as_utf8 is not None:
         decided = "ascii" if body.isascii() else "utf8-bytes"
-        return DecodedPage(text, "utf-8", decided, declared_http, declared_meta)
+        return DecodedPage(as_utf8, "utf-8", decided, declared_http, declared_meta)
 
     for declared, decided in ((declared_http, "http-header"), (declared_meta, "meta")):
-        encoding = _codec(declared)
-        if encoding is None or encoding == "utf-8":
+        declared_codec = _codec(declared)
+        if declared_codec is None or declared_codec == "utf-8":
             continue  # UTF-8 was tried above on the bytes themselves
-        text = _try(body, encoding, config)
-        if text is not None:
-            return DecodedPage(text, encoding, decided, declared_http, declared_meta)
+        declared_text = _try(body, declared_codec, config)
+        if declared_text is not None:
+            return DecodedPage(declared_text, declared_codec, decided, declared_http, declared_meta)
         logger.info("declared charset %s (%s) does not fit the bytes; detecting", declared, decided)
 
     detected = _detect(body, config)
-    if detected is None:
+    if detected is not None:
+        return DecodedPage(detected[0], detected[1], "detected", declared_http, declared_meta)
+    # Nothing reads plausibly: rather a page with some mess than no page. The declaration if the bytes
+    # decode under it, else the web's default for undeclared pages; replacement characters mark the
+    # bytes that do not decode.
+    for declared, decided in ((declared_http, "http-header"), (declared_meta, "meta")):
+        declared_codec = _codec(declared)
+        if declared_codec is not None:
+            with contextlib.suppress(UnicodeDecodeError):
+                return DecodedPage(
+                    body.decode(declared_codec), declared_codec, decided, declared_http, declared_meta
+                )
+    text = body.decode("cp1252", "replace")
+    if text.count("\ufffd") > config.max_replaced_share * len(text):
         raise DecodeError("no plausible text encoding for the bytes")
-    text, encoding = detected
-    return DecodedPage(text, encoding, "detected", declared_http, declared_meta)
+    logger.warning("no plausible encoding; decoded as cp1252 with replacement characters")
+    return DecodedPage(text, "cp1252", "fallback", declared_http, declared_meta)

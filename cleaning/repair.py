@@ -25,6 +25,7 @@ Every change is reported as a ``Repair`` whose ``start``/``end`` index the input
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass, field
@@ -46,22 +47,23 @@ from cleaning.records import Repair
 logger = logging.getLogger(__name__)
 
 # ftfy options chosen explicitly: its defaults straighten curly quotes and fold full-width CJK
-# punctuation, both wrong for news text.
+# punctuation, both wrong for news text. Everything that repairs an encoding is on; everything that
+# would change correct text is off.
 FTFY_CONFIG = ftfy.TextFixerConfig(
-    unescape_html="auto",
-    remove_terminal_escapes=True,
-    fix_encoding=True,
-    restore_byte_a0=True,
-    replace_lossy_sequences=True,
-    decode_inconsistent_utf8=True,
-    fix_c1_controls=True,
-    fix_latin_ligatures=False,
-    fix_character_width=False,
-    uncurl_quotes=False,
-    fix_line_breaks=False,
-    fix_surrogates=True,
-    remove_control_chars=False,
-    normalization=None,
+    unescape_html="auto",  # &eacute; -> é, except in lines that look like markup (hold a '<')
+    remove_terminal_escapes=True,  # ANSI colour codes are never content
+    fix_encoding=True,  # the mojibake repair itself (UTF-8 read as cp1252, Latin-1, MacRoman, ...)
+    restore_byte_a0=True,  # 'Ã ' whose NBSP became a space: still mojibake
+    replace_lossy_sequences=True,  # mojibake with lost bytes becomes U+FFFD, not left garbled
+    decode_inconsistent_utf8=True,  # mojibake spans inside otherwise correct text
+    fix_c1_controls=True,  # C1 controls are cp1252 characters read as Latin-1
+    fix_latin_ligatures=False,  # ﬁ stays ﬁ: normalisation is a later, separate step
+    fix_character_width=False,  # full-width CJK punctuation and letters are correct text
+    uncurl_quotes=False,  # curly quotes are correct text
+    fix_line_breaks=False,  # line breaks are normalised in cleaning/normalize.py
+    fix_surrogates=True,  # lone surrogates (UTF-16 pairs decoded separately) cannot be stored
+    remove_control_chars=False,  # control characters are removed in cleaning/normalize.py
+    normalization=None,  # NFC happens in cleaning/normalize.py
     explain=False,
 )
 _FTFY_EXPLAINED = FTFY_CONFIG._replace(explain=True)
@@ -91,62 +93,94 @@ class RepairResult:
 # Characters any ftfy fix needs to see before it changes anything: an HTML entity, a terminal escape,
 # a C1 control or a lone surrogate; everything else it does is gated on ``is_bad``.
 _FTFY_TRIGGER = re.compile("[&\x1b\x80-\x9f\ud800-\udfff]")
+# ftfy's badness patterns look at most a few characters around a non-ASCII one, so on long text
+# ``might_be_bad`` runs them only on the stretches around non-ASCII characters (most of a news text is
+# ASCII, and ``is_bad`` on all of it costs more than the rest of the repair).
+_NON_ASCII_STRETCH = re.compile(r"[^\x00-\x7f]+(?:[\x00-\x7f]{1,6}[^\x00-\x7f]+)*")
+_BAD_AT_LINE_START = re.compile("(?:^|\n)[ÃÂ] ")  # ftfy checks each line, where '^' is a line start
+
+
+def might_be_bad(text: str) -> bool:
+    """Whether ftfy's ``is_bad`` could hold for ``text`` or one of its lines (no false negatives).
+
+    >>> might_be_bad("Plain text with “quotes” and café."), might_be_bad("The café â€” ok")
+    (False, True)
+    """
+    if len(text) < 200:
+        return is_bad(text) or _BAD_AT_LINE_START.search(text) is not None
+    stretches = [text[max(0, m.start() - 3) : m.end() + 3] for m in _NON_ASCII_STRETCH.finditer(text)]
+    reduced = "\x00".join(stretches)
+    return is_bad(reduced) or _BAD_AT_LINE_START.search(text) is not None
 
 
 class _Edits:
-    """Replacements applied in successive passes, to map positions back to the input text."""
+    """Replacements applied in successive passes, to map positions back to the input text.
+
+    >>> edits = _Edits()
+    >>> edits.apply("ab鈥榙c", [(2, 4, "‘d")])
+    'ab‘dc'
+    >>> edits.to_input(4, 5), edits.to_input(2, 3)
+    ((4, 5), (2, 4))
+    """
 
     def __init__(self) -> None:
-        # (start, end) in the current text, (start, end) in the input text
+        # sorted, without overlaps: (start, end) in the current text, (start, end) in the input text
         self.spans: list[tuple[int, int, int, int]] = []
+        self.starts: list[int] = []
 
     def to_input(self, start: int, end: int) -> tuple[int, int]:
-        shift = 0
-        lo, hi = None, None
-        for cs, ce, os_, oe in self.spans:
-            if ce <= start:
-                shift = oe - ce
-                continue
-            if cs >= end:
-                break
-            # overlaps an earlier edit: widen to the whole edit
-            lo = os_ if lo is None else min(lo, os_)
-            hi = oe if hi is None else max(hi, oe)
-        in_start = start + shift if lo is None else min(lo, start + shift)
-        in_end = end + shift if hi is None else max(hi, end + shift)
+        """The span of the input text that ``[start, end)`` of the current text comes from (an edit
+        it overlaps is taken whole)."""
+        j = bisect.bisect_left(self.starts, end)  # spans starting before ``end``: 0 .. j-1
+        i = j
+        while i > 0 and self.spans[i - 1][1] > start:
+            i -= 1  # spans i .. j-1 overlap [start, end)
+        shift = self.spans[i - 1][3] - self.spans[i - 1][1] if i else 0
+        in_start, in_end = start + shift, end + shift
+        if i < j:  # the first overlapped edit starts the span at the latest, the last one ends it
+            in_start = min(in_start, self.spans[i][2])
+            last = self.spans[j - 1]
+            in_end = last[3] + max(0, end - last[1])
         return in_start, in_end
 
     def apply(self, text: str, changes: list[tuple[int, int, str]]) -> str:
         """Apply non-overlapping ``(start, end, replacement)`` changes (current coordinates)."""
         if not changes:
             return text
+        changes = sorted(changes)
         out: list[str] = []
-        pos = 0
-        new_spans: list[tuple[int, int, int, int]] = []
-        delta = 0
-        for start, end, replacement in sorted(changes):
+        added: list[tuple[int, int, int, int]] = []
+        pos = delta = 0
+        for start, end, replacement in changes:
             out.append(text[pos:start])
             out.append(replacement)
             in_start, in_end = self.to_input(start, end)
-            new_spans.append((start + delta, start + delta + len(replacement), in_start, in_end))
+            added.append((start + delta, start + delta + len(replacement), in_start, in_end))
             delta += len(replacement) - (end - start)
             pos = end
         out.append(text[pos:])
-        # earlier spans that were not touched move by the changes before them
-        moved = []
+        # earlier spans that no change touched move by the changes before them
+        kept: list[tuple[int, int, int, int]] = []
+        k = 0
+        delta = 0
         for cs, ce, os_, oe in self.spans:
-            if any(cs < e and s < ce for s, e, _ in changes):
-                continue
-            d = sum(len(r) - (e - s) for s, e, r in changes if e <= cs)
-            moved.append((cs + d, ce + d, os_, oe))
-        self.spans = sorted(moved + new_spans)
+            while k < len(changes) and changes[k][1] <= cs:
+                delta += len(changes[k][2]) - (changes[k][1] - changes[k][0])
+                k += 1
+            if k < len(changes) and changes[k][0] < ce:
+                continue  # replaced by a later edit, which maps to the input through it
+            kept.append((cs + delta, ce + delta, os_, oe))
+        self.spans = sorted(kept + added)
+        self.starts = [span[0] for span in self.spans]
         return "".join(out)
 
 
 def _ftfy_lines(text: str, edits: _Edits, original: str, repairs: list[Repair]) -> str:
     changes: list[tuple[int, int, str]] = []
     pos = 0
-    for line in text.splitlines(keepends=True):
+    pieces = text.split("\n")  # ftfy's own segments: lines ending in "\n" (not other line breaks)
+    for i, piece in enumerate(pieces):
+        line = piece + "\n" if i < len(pieces) - 1 else piece
         start = pos
         pos += len(line)
         if not (_FTFY_TRIGGER.search(line) or is_bad(line)):
@@ -167,15 +201,28 @@ def _ftfy_lines(text: str, edits: _Edits, original: str, repairs: list[Repair]) 
         codec = f"utf-8 read as {encodings[0]}" if encodings else ", ".join(names)
         changes.append((start + a, start + len(line) - b, fixed[a : len(fixed) - b]))
         in_start, in_end = edits.to_input(start + a, start + len(line) - b)
-        repairs.append(Repair(in_start, in_end, original[in_start:in_end], fixed[a : len(fixed) - b], kind, codec))
+        repairs.append(
+            Repair(in_start, in_end, original[in_start:in_end], fixed[a : len(fixed) - b], kind, codec)
+        )
     return edits.apply(text, changes)
 
 
-def _apply_candidates(text: str, cands: list[Candidate], edits: _Edits, original: str, repairs: list[Repair]) -> str:
+def _apply_candidates(
+    text: str, cands: list[Candidate], edits: _Edits, original: str, repairs: list[Repair]
+) -> str:
     for c in cands:
         in_start, in_end = edits.to_input(c.start, c.end)
         repairs.append(
-            Repair(in_start, in_end, original[in_start:in_end], c.replacement, c.kind, c.codec, c.confidence, c.lost_bytes)
+            Repair(
+                in_start,
+                in_end,
+                original[in_start:in_end],
+                c.replacement,
+                c.kind,
+                c.codec,
+                c.confidence,
+                c.lost_bytes,
+            )
         )
         logger.debug("repaired %s: %r -> %r (gain %.1f bits)", c.codec, c.original, c.replacement, c.gain)
     return edits.apply(text, [(c.start, c.end, c.replacement) for c in cands])
@@ -197,7 +244,7 @@ def _unless_ftfy_reads_better(text: str, cands: list[Candidate]) -> list[Candida
         end = text.find("\n", start)
         end = len(text) if end < 0 else end
         line = text[start:end]
-        western = ftfy.fix_encoding(line, FTFY_CONFIG)
+        western = ftfy.fix_encoding(line, FTFY_CONFIG) if is_bad(line) else line
         if western != line:
             ours = _apply_to_line(line, start, group)
             if model.cost(western) <= model.cost(ours):
@@ -238,10 +285,12 @@ def repair_text_explained(text: str, config: RepairConfig = DEFAULT_REPAIR_CONFI
         if legacy and config.ftfy:
             legacy = _unless_ftfy_reads_better(current, legacy)
         current = _apply_candidates(current, legacy, edits, text, repairs)
-    if config.ftfy and (_FTFY_TRIGGER.search(current) or is_bad(current)):
+    if config.ftfy and (_FTFY_TRIGGER.search(current) or might_be_bad(current)):
         current = _ftfy_lines(current, edits, text, repairs)
     if config.cjk_utf8 and not current.isascii():
-        current = _apply_candidates(current, find_utf8_misreads(current, config.thresholds), edits, text, repairs)
+        current = _apply_candidates(
+            current, find_utf8_misreads(current, config.thresholds), edits, text, repairs
+        )
     repairs.sort(key=lambda r: (r.start, r.end))
     return RepairResult(current, repairs)
 
