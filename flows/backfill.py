@@ -22,6 +22,7 @@ from pipelines.warc_import import import_warc
 # Rejects worth another try: the page may be fine next time.
 RETRYABLE = {
     RejectReason.FETCH_FAILED.value,
+    RejectReason.TRUNCATED.value,
     RejectReason.EXTRACTION_TIMEOUT.value,
     RejectReason.EXTRACTION_ERROR.value,
 }

@@ -44,6 +44,9 @@ CLEANWIRE_SITEMAP_MAX_DEPTH = 3
 # RobotsTxtMiddleware (100), so not even robots.txt is asked of a refused host.
 DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.PrivateNetworkGuard": 60,
+    # robots.txt that cannot be had (5xx, timeout, …) means complete disallow (RFC 9309), not allow all.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.robots.Rfc9309RobotsTxtMiddleware": 100,
 }
 CLEANWIRE_PRIVATE_NETWORK_GUARD = True
 # Host name → IP address pins for the crawl (an /etc/hosts of its own): {"news.example.org": "192.0.2.7"}.

@@ -98,8 +98,10 @@ class SourceSpider(scrapy.Spider):
         if parts.scheme not in ("http", "https"):
             return f"scheme {parts.scheme!r} not fetched"
         problem = literal_host_problem(parts.hostname or "")
-        if problem is not None and (not self.allow_private or problem == "no host"):
-            return problem if problem == "no host" else f"private network (SSRF guard): {problem}"
+        if problem == "no host":
+            return problem
+        if problem is not None and not self.allow_private:
+            return f"private network (SSRF guard): {problem}"
         return None
 
     def _absolute(self, response: Response, url: str) -> str | dict[str, Any]:
@@ -388,7 +390,7 @@ class SourceSpider(scrapy.Spider):
         reason, and the detail (naming the failing hop when it is not the discovered URL)."""
         request = failure.request  # type: ignore[attr-defined]
         url = request.meta.get("cw_url") or request.url
-        reason, detail = classify_failure(failure, request)
+        reason, detail = classify_failure(failure, request, self.settings.getint("DOWNLOAD_MAXSIZE"))
         if request.url != url and request.url not in detail:
             detail = f"{detail} (at {request.url})"
         return url, reason, detail

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cleaning.records import RejectReason
 from spiders.discovery import DiscoveryError, parse_feed, parse_sitemap
 
 NEWS_SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -75,3 +76,25 @@ def test_sitemaps_that_are_not_what_they_claim(body: bytes, message: str) -> Non
 def test_feeds_that_are_not_feeds(body: bytes) -> None:
     with pytest.raises(DiscoveryError):
         parse_feed(body)
+
+
+PADDED_BOMB = (b'<?xml version="1.0"?><!-- ' + b"padding " * 1024 + b"-->\n"
+               b'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><rss version="2.0"><channel>'
+               b"<title>&xxe;</title></channel></rss>")
+
+
+def test_entity_declarations_are_refused_wherever_they_are() -> None:
+    with pytest.raises(DiscoveryError, match="entities") as feed:
+        parse_feed(PADDED_BOMB)
+    with pytest.raises(DiscoveryError, match="entities"):
+        list(parse_sitemap(PADDED_BOMB.replace(b"rss", b"urlset")))
+    assert feed.value.reason is RejectReason.PARSE_FAILED
+
+
+def test_reasons_of_refused_discovery_documents() -> None:
+    with pytest.raises(DiscoveryError) as bomb:
+        list(parse_sitemap(gzip.compress(b" " * (3 * 1024 * 1024)), max_size=2 * 1024 * 1024))
+    assert bomb.value.reason is RejectReason.TOO_LARGE
+    with pytest.raises(DiscoveryError) as html:
+        list(parse_sitemap(b"<html><body>not a sitemap</body></html>"))
+    assert html.value.reason is RejectReason.PARSE_FAILED

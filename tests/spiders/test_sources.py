@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from spiders.sources import SourcesError, parse_sources
+from spiders.sources import Source, SourcesError, parse_sources
 
 GOOD = """\
 sources:
@@ -54,3 +54,22 @@ def test_select_unknown_source_names_what_exists() -> None:
     sources = parse_sources(GOOD, "s.yaml")
     with pytest.raises(SourcesError, match=r"no source named 'nope'.*have: pandaily"):
         sources.select(["nope"])
+
+
+def test_source_politeness_options_reach_its_crawler_only() -> None:
+    from scrapy.crawler import Crawler
+
+    from spiders.run import build_settings, source_settings
+    from spiders.source_spider import SourceSpider
+
+    slow = Source(name="slow", urls=("https://example.org/a",), download_delay=2.5, concurrency=1)
+    plain = Source(name="plain", urls=("https://example.org/b",))
+    assert source_settings(slow) == {"DOWNLOAD_DELAY": 2.5, "CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+    assert source_settings(plain) == {}
+    settings = build_settings("/tmp/unused-store", "r", {"CONCURRENT_REQUESTS_PER_DOMAIN": 8})
+    crawler = Crawler(SourceSpider, settings)
+    for key, value in source_settings(slow).items():
+        crawler.settings.set(key, value, priority="spider")
+    assert crawler.settings.getfloat("DOWNLOAD_DELAY") == 2.5
+    assert crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 8  # the operator's --set wins
+    assert Crawler(SourceSpider, settings).settings.getfloat("DOWNLOAD_DELAY") == 0.0
