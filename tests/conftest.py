@@ -44,3 +44,12 @@ def sample_sources(sample_site: object, tmp_path: Path) -> Path:
     path = tmp_path / "sources.yaml"
     path.write_text(sources_yaml(sample_site.base_url))  # type: ignore[attr-defined]
     return path
+
+
+@pytest.fixture
+def prefect_in_process(prefect_api: str) -> Iterator[str]:
+    """Run flows in this process against the session's real Prefect server."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_api}):
+        yield prefect_api
