@@ -46,11 +46,17 @@ def _describe(store: ObjectStore, doc_id: str, cache: dict[str, dict[str, Any]])
     return cache[doc_id]
 
 
-def _group_dict(group: Group, store: ObjectStore, cache: dict[str, dict[str, Any]], near: bool) -> dict[str, Any]:
+def _group_dict(
+    group: Group, store: ObjectStore, cache: dict[str, dict[str, Any]], near: bool
+) -> dict[str, Any]:
     return {
         "head": group.head,
         "head_day": group.head_day,
-        **{f"head_{k}": v for k, v in _describe(store, group.head, cache).items() if k in ("title", "source", "url")},
+        **{
+            f"head_{k}": v
+            for k, v in _describe(store, group.head, cache).items()
+            if k in ("title", "source", "url")
+        },
         "members": [
             {
                 "id": m.id,
@@ -66,12 +72,20 @@ def _group_dict(group: Group, store: ObjectStore, cache: dict[str, dict[str, Any
 def _print_groups(title: str, groups: list[dict[str, Any]], near: bool) -> None:
     print(f"{title}: {len(groups)}")
     for g in groups:
-        print(f"  {g['head'][:12]}  {g['head_day'] or '-':10}  {g.get('head_source') or '-':14}  {_line(g.get('head_title'))}")
+        print(
+            f"  {g['head'][:12]}  {g['head_day'] or '-':10}  {g.get('head_source') or '-':14}  {_line(g.get('head_title'))}"
+        )
         for m in g["members"]:
             if m["id"] == g["head"]:
                 continue
-            sim = f"{m['similarity']:.2f}" if near and m.get("similarity") is not None else ("~" if near else " ")
-            print(f"    {sim:>4} {m['id'][:12]}  {m['day'] or '-':10}  {m.get('source') or '-':14}  {_line(m.get('title'))}")
+            sim = (
+                f"{m['similarity']:.2f}"
+                if near and m.get("similarity") is not None
+                else ("~" if near else " ")
+            )
+            print(
+                f"    {sim:>4} {m['id'][:12]}  {m['day'] or '-':10}  {m.get('source') or '-':14}  {_line(m.get('title'))}"
+            )
 
 
 def _line(text: str | None) -> str:
@@ -86,20 +100,22 @@ def cmd_dupes(args: argparse.Namespace) -> int:
         store = open_store(args.store)
         groups = DedupIndex.open(store).groups(args.since, args.until)
         cache: dict[str, dict[str, Any]] = {}
-        report = {
-            "since": args.since.isoformat() if args.since else None,
-            "until": args.until.isoformat() if args.until else None,
-            "near_duplicate_clusters": [_group_dict(g, store, cache, near=True) for g in groups.clusters],
-            "stories": [_group_dict(g, store, cache, near=False) for g in groups.stories],
-        }
+        clusters = [_group_dict(g, store, cache, near=True) for g in groups.clusters]
+        stories = [_group_dict(g, store, cache, near=False) for g in groups.stories]
     except StoreError as exc:
         print(f"cleanwire dupes: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
+        report = {
+            "since": args.since.isoformat() if args.since else None,
+            "until": args.until.isoformat() if args.until else None,
+            "near_duplicate_clusters": clusters,
+            "stories": stories,
+        }
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        _print_groups("near-duplicate clusters", report["near_duplicate_clusters"], near=True)
-        _print_groups("stories", report["stories"], near=False)
+        _print_groups("near-duplicate clusters", clusters, near=True)
+        _print_groups("stories", stories, near=False)
     logger.info("dupes: %d clusters, %d stories", len(groups.clusters), len(groups.stories))
     return EXIT_OK
 

@@ -7,6 +7,7 @@ a completion marker written last makes a finished object a no-op for later runs.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import tempfile
@@ -74,6 +75,25 @@ def put_if_changed(store: ObjectStore, key: str, data: bytes, content_type: str)
     return True
 
 
+def parquet_key(raw: layout.RawKey) -> str:
+    """The Parquet file of one raw object. Raw stems are unique per source only (every source of a crawl
+    has a ``<run>-00000``), so the source is part of the name: one file per raw object, none replaced by
+    another source's."""
+    return layout.parquet_key(raw.date, f"{raw.source}-{raw.stem}")
+
+
+def parquet_ids(store: ObjectStore, raw: layout.RawKey) -> set[str]:
+    """Ids in a raw object's Parquet file: the documents of its last finished clean (a file is written
+    whole, after its documents)."""
+    import pyarrow.parquet as pq
+
+    try:
+        data = store.get(parquet_key(raw))
+    except KeyNotFound:
+        return set()
+    return set(pq.read_table(io.BytesIO(data), columns=["id"]).column("id").to_pylist())
+
+
 def pending_raw_keys(
     store: ObjectStore,
     sources: list[str] | None = None,
@@ -82,7 +102,13 @@ def pending_raw_keys(
     include_cleaned: bool = False,
 ) -> list[str]:
     """Raw objects not yet cleaned (or all, with include_cleaned), filtered by source and fetch day."""
-    done = set() if include_cleaned else {k.removeprefix("state/cleaned/").removesuffix(".json") for k in store.list("state/cleaned/raw/")}
+    done = (
+        set()
+        if include_cleaned
+        else {
+            k.removeprefix("state/cleaned/").removesuffix(".json") for k in store.list("state/cleaned/raw/")
+        }
+    )
     out = []
     prefixes = [f"raw/source={s}/" for s in sources] if sources else ["raw/"]
     for prefix in prefixes:
@@ -113,10 +139,11 @@ class CleanZoneWriter:
             existing = json.loads(self.store.get(key))
         except (KeyNotFound, ValueError):
             existing = {}
-        same_origin = existing.get("url") == doc.url and existing.get("lineage", {}).get("raw_object") == doc.lineage.get("raw_object")
-        if same_origin:
+        same_url = existing.get("url") == doc.url
+        same_raw = existing.get("lineage", {}).get("raw_object") == doc.lineage.get("raw_object")
+        if same_url and same_raw:
             return "resumed"
-        if existing.get("url") == doc.url:
+        if same_url:
             return "alias"  # the same URL fetched again with the same content: nothing new to record
         alias = {
             "schema_version": doc.to_dict()["schema_version"],
@@ -172,6 +199,7 @@ def clean_raw_object(
     writer = CleanZoneWriter(store)
     new_docs: list[dict[str, Any]] = []
     seen_in_partition: set[str] = set()
+    finished: set[str] | None = None  # ids in the raw object's Parquet file, read when first needed
     for doc in docs:
         if doc.id in seen_in_partition:
             writer.store_document(doc)  # records the alias
@@ -182,11 +210,16 @@ def clean_raw_object(
         if status == "alias":
             result.duplicates += 1
             continue
-        if status == "written" or (status == "resumed" and not replay):
+        if status == "resumed" and replay:
+            # Stored from this raw object before: unchanged if its last finished clean has it; if not,
+            # an earlier replay wrote it and died before the Parquet file, which this replay must write.
+            finished = parquet_ids(store, raw) if finished is None else finished
+            status = "unchanged" if doc.id in finished else "resumed"
+        if status == "unchanged":
+            result.unchanged += 1
+        else:
             result.stored += 1
             result.new_ids.append(doc.id)
-        else:
-            result.unchanged += 1
         new_docs.append(doc.to_dict())
     for rej in rejects:
         result.rejected[rej.reason.value] += 1
@@ -196,11 +229,13 @@ def clean_raw_object(
         return result
     if rejects:
         data = b"".join(dumps(r.to_dict()) + b"\n" for r in rejects)
-        put_if_changed(store, layout.rejects_key(raw.source, raw.date, raw.stem), data, "application/x-ndjson")
+        put_if_changed(
+            store, layout.rejects_key(raw.source, raw.date, raw.stem), data, "application/x-ndjson"
+        )
     if new_docs:
         from pipelines.parquet import documents_to_parquet_bytes
 
-        store.put(layout.parquet_key(raw.date, raw.stem), documents_to_parquet_bytes(new_docs), "application/vnd.apache.parquet")
+        store.put(parquet_key(raw), documents_to_parquet_bytes(new_docs), "application/vnd.apache.parquet")
     store.put(
         marker,
         dumps({**result.to_dict(), "cleaning_version": CLEANING_VERSION, "finished_at": time.time()}),

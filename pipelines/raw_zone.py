@@ -2,17 +2,26 @@
 
 ``RawZonePipeline`` is the Scrapy item pipeline; ``RawWarcWriter`` and ``iter_raw_pages`` are the
 plain writer and reader, shared by the crawl, the clean stage and WARC backfills.
+
+A WARC file is written locally and published whole (write-once), so readers never see a partial
+file. A crawl killed mid-way loses only its unpublished pages, and it has not saved its fetch state
+either (that happens at spider close), so the next crawl fetches them again; pages that were published
+clean into the same content-hashed documents as their refetched copies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import io
 import json
 import logging
+import os
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +32,7 @@ from warcio.warcwriter import WARCWriter
 
 from cleaning.records import RawPage
 from pipelines import layout
-from pipelines.store import ObjectStore, open_store
+from pipelines.store import ObjectStore, StoreError, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,13 @@ _HINTS_HEADER = "WARC-Cleanwire-Hints"
 _SOURCE_HEADER = "WARC-Cleanwire-Source"
 _REQUESTED_HEADER = "WARC-Cleanwire-Requested-URI"
 _STATUS_REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 304: "Not Modified", 404: "Not Found"}
+# Operators size raw objects without a code change; an explicit Scrapy ``--set`` still wins.
+MAX_RECORDS_ENV = "CLEANWIRE_WARC_MAX_RECORDS"
+DEFAULT_MAX_RECORDS = 500
+# Seconds a finished crawl keeps retrying the store before giving up (the S3 client's own retries
+# cover ~10-25 s): a two-minute outage costs a late finish, not a refetch of the pages.
+DEFAULT_STORE_PATIENCE = 120.0
+RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)  # then 15 s until the patience runs out
 
 
 @dataclass
@@ -47,26 +63,64 @@ class _OpenWarc:
     urls: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class SealedWarc:
+    """A finished local WARC file (closed, complete), waiting to be published."""
+
+    source: str
+    date: str
+    part: int
+    path: Path
+    records: int
+
+
 class RawWarcWriter:
     """Writes RawPages to rolling local WARC files per (source, fetch day); each finished file is
-    published to the store write-once under ``layout.raw_key`` and listed in the returned manifest."""
+    published to the store write-once under ``layout.raw_key`` and listed in the returned manifest.
 
-    def __init__(self, store: ObjectStore, crawl_run: str, max_records: int = 500):
+    An existing key normally means the file was published before (a WARC import derives its run name
+    from the file's hash, so a retried import rewrites nothing). With ``fresh_parts`` an existing key
+    means the run name was used before (a retried crawl) and holds other pages: the file takes the next
+    free part number instead, so no page is dropped.
+
+    ``write`` and ``seal`` must be called from one thread; ``publish`` may run in another (it touches
+    only its sealed file), which keeps a slow upload from blocking the crawl.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        crawl_run: str,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        *,
+        fresh_parts: bool = False,
+    ):
+        if max_records < 1:
+            raise ValueError(f"max_records must be at least 1, not {max_records}")
         self.store = store
         self.crawl_run = crawl_run
         self.max_records = max_records
+        self.fresh_parts = fresh_parts
         self.tmpdir = Path(tempfile.mkdtemp(prefix=f"cleanwire-warc-{crawl_run}-"))
         self.open: dict[tuple[str, str], _OpenWarc] = {}
         self.parts: dict[str, int] = {}
         self.published: list[dict[str, Any]] = []
+        self.stats: collections.Counter[str] = collections.Counter()  # counted beside every warning
+        self._parts_lock = threading.Lock()
+        self._published_lock = threading.Lock()
+
+    def _next_part(self, source: str) -> int:
+        with self._parts_lock:
+            part = self.parts.get(source, 0)
+            self.parts[source] = part + 1
+            return part
 
     def _open(self, source: str, day: str) -> _OpenWarc:
         key = (source, day)
         if key not in self.open:
-            part = self.parts.get(source, 0)
-            self.parts[source] = part + 1
+            part = self._next_part(source)
             path = self.tmpdir / f"{source}-{day}-{part:05d}.warc.gz"
-            fh = open(path, "wb")  # noqa: SIM115 - closed in _finish
+            fh = open(path, "wb")  # noqa: SIM115 - closed in seal
             self.open[key] = _OpenWarc(source, day, part, path, fh, WARCWriter(fh, gzip=True))
         return self.open[key]
 
@@ -97,24 +151,54 @@ class RawWarcWriter:
         warc.urls.append(page.url)
         return (page.source, day) if warc.records >= self.max_records else None
 
-    def finish(self, source: str, day: str) -> dict[str, Any]:
-        """Close one open file and publish it to the store."""
+    def seal(self, source: str, day: str) -> SealedWarc:
+        """Close one open file: later pages of (source, day) go to a new file."""
         warc = self.open.pop((source, day))
         warc.fh.close()
-        key = layout.raw_key(source, day, self.crawl_run, warc.part)
-        written = self.store.upload_file(key, warc.path, "application/warc")
-        warc.path.unlink(missing_ok=True)
-        entry = {"key": key, "source": source, "date": day, "records": warc.records, "written": written}
-        self.published.append(entry)
-        logger.info("raw zone: %s (%d records)", key, warc.records)
+        return SealedWarc(source, day, warc.part, warc.path, warc.records)
+
+    def publish(self, sealed: SealedWarc) -> dict[str, Any]:
+        """Upload a sealed file write-once and delete the local copy. On a store error the local
+        file stays where it is (``sealed.path``) and the error propagates."""
+        part = sealed.part
+        while True:
+            key = layout.raw_key(sealed.source, sealed.date, self.crawl_run, part)
+            written = self.store.upload_file(key, sealed.path, "application/warc")
+            if written or not self.fresh_parts:
+                break
+            self.stats["raw_key_taken"] += 1
+            logger.warning("raw zone: %s already exists (run name reused): taking the next part", key)
+            part = self._next_part(sealed.source)
+        sealed.path.unlink(missing_ok=True)
+        entry = {
+            "key": key,
+            "source": sealed.source,
+            "date": sealed.date,
+            "records": sealed.records,
+            "written": written,
+        }
+        with self._published_lock:
+            self.published.append(entry)
+        logger.info("raw zone: %s (%d records)", key, sealed.records)
         return entry
 
+    def finish(self, source: str, day: str) -> dict[str, Any]:
+        """Close one open file and publish it to the store."""
+        return self.publish(self.seal(source, day))
+
+    def seal_all(self) -> list[SealedWarc]:
+        return [self.seal(source, day) for source, day in list(self.open)]
+
     def finish_all(self) -> list[dict[str, Any]]:
-        for source, day in list(self.open):
-            self.finish(source, day)
+        for sealed in self.seal_all():
+            self.publish(sealed)
+        self.remove_tmpdir()
+        return self.published
+
+    def remove_tmpdir(self) -> None:
+        """Remove the local directory if it is empty (files that failed to publish stay)."""
         with contextlib.suppress(OSError):
             self.tmpdir.rmdir()
-        return self.published
 
 
 def iter_raw_pages(fh: IO[bytes], raw_object: str = "", source: str = "") -> Iterator[RawPage]:
@@ -152,15 +236,54 @@ def iter_raw_pages(fh: IO[bytes], raw_object: str = "", source: str = "") -> Ite
         )
 
 
-class RawZonePipeline:
-    """Scrapy item pipeline: page items → WARC in the raw zone; failure items → crawl rejects."""
+def max_records_setting(settings: Any, environ: Mapping[str, str] = os.environ) -> int:
+    """``CLEANWIRE_WARC_MAX_RECORDS``: an explicit Scrapy setting (``--set``, priority cmdline) first,
+    then the environment, then the settings module."""
+    from scrapy.settings import SETTINGS_PRIORITIES
 
-    def __init__(self, store_url: str, crawl_run: str, max_records: int):
+    value = environ.get(MAX_RECORDS_ENV, "").strip()
+    explicit = (settings.getpriority(MAX_RECORDS_ENV) or 0) >= SETTINGS_PRIORITIES["cmdline"]
+    if value and not explicit:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"{MAX_RECORDS_ENV}={value!r}: expected a whole number") from None
+    else:
+        number = settings.getint(MAX_RECORDS_ENV, DEFAULT_MAX_RECORDS)
+    if number < 1:
+        raise ValueError(f"{MAX_RECORDS_ENV}={number}: expected at least 1")
+    return number
+
+
+class RawZonePipeline:
+    """Scrapy item pipeline: page items → WARC in the raw zone; failure items → crawl rejects.
+
+    A file that fails to publish (store unavailable beyond the store's own retries) is kept locally and
+    tried again with the next file, and at spider close for up to ``CLEANWIRE_STORE_PATIENCE`` seconds
+    (also given to the crawl rejects and manifests written there). If it still cannot be published, the
+    crawl logs an error (exit code 1) and does not save the source's fetch state: the next crawl then
+    fetches those pages again instead of treating them as already fetched.
+    """
+
+    def __init__(
+        self,
+        store_url: str,
+        crawl_run: str,
+        max_records: int,
+        crawler: Any = None,
+        patience: float = DEFAULT_STORE_PATIENCE,
+    ):
         self.store = open_store(store_url)
         self.crawl_run = crawl_run
-        self.writer = RawWarcWriter(self.store, crawl_run, max_records)
+        self.crawler = crawler
+        self.patience = patience
+        self.retry_delays = RETRY_DELAYS
+        self.writer = RawWarcWriter(self.store, crawl_run, max_records, fresh_parts=True)
         self.failures: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.counts: dict[str, int] = {}
+        self.unpublished: list[SealedWarc] = []  # failed to publish so far; retried
+        self.write_failed = False  # a page could not even be written locally (disk full…)
+        self._publish_lock = threading.Lock()  # one upload at a time; retries see a consistent list
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RawZonePipeline:
@@ -171,7 +294,35 @@ class RawZonePipeline:
         crawl_run = settings.get("CLEANWIRE_RUN_ID")
         if not store_url or not crawl_run:
             raise NotConfigured("CLEANWIRE_STORE and CLEANWIRE_RUN_ID are required")
-        return cls(store_url, crawl_run, settings.getint("CLEANWIRE_WARC_MAX_RECORDS", 500))
+        return cls(
+            store_url,
+            crawl_run,
+            max_records_setting(settings),
+            crawler,
+            settings.getfloat("CLEANWIRE_STORE_PATIENCE", DEFAULT_STORE_PATIENCE),
+        )
+
+    def _count(self, key: str, n: int = 1) -> None:
+        stats = getattr(self.crawler, "stats", None)
+        if stats is not None:
+            stats.inc_value(f"cleanwire/{key}", n)
+
+    def _publish(self, files: list[SealedWarc]) -> None:
+        """Publish ``files`` and every earlier file that failed; failures are kept for a later try."""
+        with self._publish_lock:
+            todo, self.unpublished = [*self.unpublished, *files], []
+            for sealed in todo:
+                try:
+                    self.writer.publish(sealed)
+                except (StoreError, OSError) as exc:
+                    self._count("raw_publish_failed")
+                    logger.warning(
+                        "raw zone: publishing %d records of %s failed, will retry: %s",
+                        sealed.records,
+                        sealed.source,
+                        exc,
+                    )
+                    self.unpublished.append(sealed)
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("kind") == "failure":
@@ -188,29 +339,99 @@ class RawZonePipeline:
             source=item["source"],
             hints=dict(item.get("hints") or {}),
         )
-        full = self.writer.write(page)
+        try:
+            full = self.writer.write(page)
+        except OSError as exc:
+            self.write_failed = True
+            self._count("raw_write_failed")
+            logger.error("raw zone: could not write %s to the local WARC file: %s", page.url, exc)
+            return {"url": item["url"], "status": item["status"]}
         if full is not None:
-            await asyncio.to_thread(self.writer.finish, *full)
+            # Sealed here, on the reactor thread, so no page is appended to a file being uploaded.
+            sealed = self.writer.seal(*full)
+            await asyncio.to_thread(self._publish, [sealed])
         # Items are not kept in memory or exported: drop the body from what Scrapy logs.
         return {"url": item["url"], "status": item["status"]}
 
+    def _hold_fetch_state(self) -> None:
+        """Keep the fetch state saved by the previous crawl: this crawl's is not saved (the extension
+        saves ``spider.fetch_state`` on spider_closed, which Scrapy sends after the pipelines closed)."""
+        spider = getattr(self.crawler, "spider", None)
+        if spider is not None and getattr(spider, "fetch_state", None) is not None:
+            spider.fetch_state = None
+
     async def close_spider(self) -> None:
-        published = await asyncio.to_thread(self.writer.finish_all)
+        deadline = time.monotonic() + self.patience
+        await asyncio.to_thread(self._publish, self.writer.seal_all())
+        for delay in _delays(deadline, self.retry_delays):
+            if not self.unpublished:
+                break
+            await asyncio.sleep(delay)
+            await asyncio.to_thread(self._publish, [])
+        self.writer.remove_tmpdir()
+        if self.write_failed:
+            self._hold_fetch_state()
+        if self.unpublished:
+            lost = sum(s.records for s in self.unpublished)
+            self._count("raw_unpublished_records", lost)
+            self._hold_fetch_state()
+            logger.error(
+                "raw zone: %d WARC file(s) with %d records could not be published to %s; they are kept in %s "
+                "and the fetch state is not saved, so the next crawl fetches these pages again",
+                len(self.unpublished),
+                lost,
+                self.store.url,
+                self.writer.tmpdir,
+            )
+        published = self.writer.published
         for (source, day), items in self.failures.items():
             key = layout.rejects_key(source, day, f"{self.crawl_run}-crawl")
             data = "".join(json.dumps(i, ensure_ascii=False, sort_keys=True) + "\n" for i in items)
-            await asyncio.to_thread(self.store.put, key, data.encode(), "application/x-ndjson")
-        sources = {e["source"] for e in published} | {s for s, _ in self.failures}
+            await self._put(key, data.encode(), "application/x-ndjson", deadline)
+        sources = (
+            {e["source"] for e in published}
+            | {s for s, _ in self.failures}
+            | {s.source for s in self.unpublished}
+        )
         for source in sorted(sources):
             manifest = {
                 "crawl_run": self.crawl_run,
                 "source": source,
                 "warc": [e for e in published if e["source"] == source],
+                "unpublished": [
+                    {"source": s.source, "date": s.date, "records": s.records, "path": str(s.path)}
+                    for s in self.unpublished
+                    if s.source == source
+                ],
                 "failures": sum(len(v) for (s, _), v in self.failures.items() if s == source),
             }
-            await asyncio.to_thread(
-                self.store.put,
+            await self._put(
                 layout.crawl_manifest_key(self.crawl_run, source),
                 json.dumps(manifest, indent=2, sort_keys=True).encode(),
                 "application/json",
+                deadline,
             )
+
+    async def _put(self, key: str, data: bytes, content_type: str, deadline: float) -> None:
+        delays = _delays(deadline, self.retry_delays)
+        while True:
+            try:
+                await asyncio.to_thread(self.store.put, key, data, content_type)
+                return
+            except (StoreError, OSError) as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    self._count("store_errors")
+                    logger.error("could not write %s to %s: %s", key, self.store.url, exc)
+                    return
+                self._count("store_retries")
+                logger.warning("writing %s failed, retrying in %.0f s: %s", key, delay, exc)
+                await asyncio.sleep(delay)
+
+
+def _delays(deadline: float, steps: tuple[float, ...]) -> Iterator[float]:
+    """Waits between retries until ``deadline`` (monotonic): ``steps``, then its last one repeated."""
+    attempt = 0
+    while (left := deadline - time.monotonic()) > 0:
+        yield min(steps[min(attempt, len(steps) - 1)], left)
+        attempt += 1

@@ -7,10 +7,11 @@ Keys are '/'-separated relative paths, identical for every backend, so the layou
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 
 class StoreError(RuntimeError):
@@ -62,9 +63,10 @@ def check_key(key: str) -> str:
 
 
 class LocalStore:
-    """A directory as an object store. Writes are atomic: a temp file is renamed (replace) or
-    hard-linked (write-once: ``link`` fails if the target exists, so racing writers cannot both win);
-    readers never see a partial object."""
+    """A directory as an object store. Writes are atomic: a complete, synced temp file is renamed
+    (replace) or hard-linked (write-once: ``link`` fails if the target exists, so racing writers cannot
+    both win); readers never see a partial object. A writer killed mid-write leaves a ``.tmp-*`` file
+    that ``list`` never shows (pyarrow's dataset discovery skips dot-files too)."""
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root).expanduser().resolve()
@@ -83,12 +85,17 @@ class LocalStore:
         os.close(fd)
         return Path(tmp)
 
-    def _write_temp(self, target: Path, data: bytes) -> Path:
+    def _write_temp(self, target: Path, write: Callable[[IO[bytes]], object]) -> Path:
+        """A complete, synced temp file beside ``target``; removed again if writing fails."""
         tmp = self._tempfile(target)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(tmp, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return tmp
 
     def _publish_once(self, tmp: Path, target: Path) -> bool:
@@ -100,15 +107,22 @@ class LocalStore:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def _publish_replace(self, tmp: Path, target: Path) -> None:
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
     def put_if_absent(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
         target = self._path(key)
         if target.exists():
             return False
-        return self._publish_once(self._write_temp(target, data), target)
+        return self._publish_once(self._write_temp(target, lambda fh: fh.write(data)), target)
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         target = self._path(key)
-        os.replace(self._write_temp(target, data), target)
+        self._publish_replace(self._write_temp(target, lambda fh: fh.write(data)), target)
 
     def get(self, key: str) -> bytes:
         try:
@@ -120,9 +134,15 @@ class LocalStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        """Published objects only: temp files of writes in progress (or of a writer killed mid-write)
+        are never listed."""
         base = self.root
+        start = base
+        folder = prefix.rpartition("/")[0]
+        if folder and not any(p in ("", ".", "..") for p in folder.split("/")):
+            start = base.joinpath(*folder.split("/"))  # only the folder the prefix lies in is walked
         keys = []
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = [d for d in dirnames if not d.startswith(".tmp-")]
             rel = Path(dirpath).relative_to(base).as_posix()
             for name in filenames:
@@ -137,12 +157,8 @@ class LocalStore:
         target = self._path(key)
         if target.exists():
             return False
-        tmp = self._tempfile(target)
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
+        with open(path, "rb") as src:
+            tmp = self._write_temp(target, lambda dst: shutil.copyfileobj(src, dst, 1 << 20))
         return self._publish_once(tmp, target)
 
     def download_file(self, key: str, path: Path) -> None:

@@ -31,7 +31,7 @@ class PutCounter:
     """Counts S3 writes that succeeded in this process (every boto3 client goes through _make_api_call);
     a conditional PUT refused with 412 wrote nothing and is not counted."""
 
-    WRITES = {"PutObject", "CompleteMultipartUpload", "CopyObject", "DeleteObject"}
+    WRITES = frozenset({"PutObject", "CompleteMultipartUpload", "CopyObject", "DeleteObject"})
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch):
         import botocore.client
