@@ -270,6 +270,13 @@ def run_flow(sources_file: str, store: str, sources: list[str] | None = None, si
     return _finish_report(run_id, store, crawl=crawl, clean=clean, timings={"crawl": t1 - t0, "clean": t2 - t1})
 
 
+@task(name="write-run-report", retries=3, retry_delay_seconds=[5, 15, 30], cache_policy=NO_CACHE)
+def write_report_task(store: str, key: str, report: dict[str, Any]) -> None:
+    """The report is the last write of a run: retried on its own so a store hiccup at the very end
+    does not fail a run whose work is done."""
+    open_store(store).put(key, dumps(report), "application/json")
+
+
 def _finish_report(run_id: str, store: str, *, crawl: dict[str, Any] | None = None,
                    clean: dict[str, Any] | None = None, timings: dict[str, float],
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -289,7 +296,7 @@ def _finish_report(run_id: str, store: str, *, crawl: dict[str, Any] | None = No
     crawl_ok = crawl is None or crawl.get("exit_code", 0) == 0
     report["status"] = "ok" if crawl_ok else "crawl-problems"
     key = layout.run_manifest_key(run_id)
-    open_store(store).put(key, dumps(report), "application/json")
+    write_report_task(store, key, report)
     report["report_key"] = key
     try:
         create_markdown_artifact(key="cleanwire-run-report", markdown=to_markdown(report),

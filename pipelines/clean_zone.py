@@ -76,10 +76,8 @@ def put_if_changed(store: ObjectStore, key: str, data: bytes, content_type: str)
 
 
 def parquet_key(raw: layout.RawKey) -> str:
-    """The Parquet file of one raw object. Raw stems are unique per source only (every source of a crawl
-    has a ``<run>-00000``), so the source is part of the name: one file per raw object, none replaced by
-    another source's."""
-    return layout.parquet_key(raw.date, f"{raw.source}-{raw.stem}")
+    """The Parquet file of one raw object."""
+    return layout.parquet_key(raw.source, raw.date, raw.stem)
 
 
 def parquet_ids(store: ObjectStore, raw: layout.RawKey) -> set[str]:

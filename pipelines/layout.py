@@ -4,7 +4,7 @@
     manifests/crawl/<crawl-run>/<s>.json                        what one crawl wrote for a source
     clean/v<major>/docs/<id[:2]>/<id>.json                      one document per content hash, write-once
     clean/v<major>/aliases/<id>/<sha256(url)[:16]>.json         other URLs/sources seen with that content
-    clean/v<major>/parquet/date=<YYYY-MM-DD>/<raw-stem>.parquet  analytics view, one file per raw object
+    clean/v<major>/parquet/date=<YYYY-MM-DD>/<s>-<raw-stem>.parquet  analytics view, one file per raw object
     clean/v<major>/schema/document-<version>.schema.json        the published JSON Schema
     rejects/source=<s>/date=<YYYY-MM-DD>/<raw-stem>.jsonl       rejects with reasons (replayable)
     state/cleaned/<raw key>.json                                completion marker of a cleaned raw object
@@ -65,8 +65,10 @@ def alias_key(doc_id: str, url: str) -> str:
     return f"{CLEAN_PREFIX}/aliases/{doc_id}/{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"
 
 
-def parquet_key(date: str, raw_stem: str) -> str:
-    return f"{CLEAN_PREFIX}/parquet/date={date}/{raw_stem}.parquet"
+def parquet_key(source: str, date: str, raw_stem: str) -> str:
+    """One file per raw object: raw stems are unique per source only (each source of a crawl has a
+    ``<run>-00000``), so the source is part of the name."""
+    return f"{CLEAN_PREFIX}/parquet/date={date}/{source}-{raw_stem}.parquet"
 
 
 def schema_key(version: str = SCHEMA_VERSION) -> str:

@@ -107,7 +107,25 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _die_with_parent() -> None:
+    """A crawl whose runner was killed (kill -9 of `cleanwire run`) must not go on beside the rerun:
+    ask Linux to send SIGTERM when the parent dies (PR_SET_PDEATHSIG), and leave if it already has."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import os
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m spiders.run", description=__doc__.split("\n")[0])
     parser.add_argument("--sources", help="sources YAML file")
     parser.add_argument("--urls", help="crawl exactly these URLs (one per line) as --source NAME")

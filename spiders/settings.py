@@ -67,8 +67,12 @@ ITEM_PIPELINES = {
     "pipelines.raw_zone.RawZonePipeline": 500,
 }
 
-# Raw zone: roll WARC files after this many records (and upload each finished file).
+# Raw zone: roll WARC files after this many records (and upload each finished file). The environment
+# variable of the same name overrides it (an explicit --set wins).
 CLEANWIRE_WARC_MAX_RECORDS = 500
+# How long (seconds) a finished WARC file, crawl rejects and manifests keep being retried against an
+# unavailable store before the crawl gives up (exit 1, fetch state not saved: the next crawl refetches).
+CLEANWIRE_STORE_PATIENCE = 120.0
 
 EXTENSIONS = {
     "pipelines.fetch_state.FetchStateExtension": 500,

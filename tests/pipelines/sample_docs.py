@@ -63,5 +63,5 @@ def write_docs(store: ObjectStore, docs: list[dict[str, Any]], *, parquet: bool 
     if parquet:
         for (day, source), group in sorted(by_day.items()):
             store.put_if_absent(
-                layout.parquet_key(day, f"{source}-run1-00000"), documents_to_parquet_bytes(group)
+                layout.parquet_key(source, day, "run1-00000"), documents_to_parquet_bytes(group)
             )
