@@ -73,10 +73,10 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 
 def print_report(report: dict[str, Any]) -> None:
+    import sys
+
     from rich.console import Console
     from rich.table import Table
-
-    import sys
 
     # Off a terminal (CI logs, pipes) rich would wrap the table at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=160)
