@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flows import reader_cli
+from flows import dupes_cli, reader_cli
 
 
 def _prefect_env() -> None:
@@ -332,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     reader_cli.register(sub)
+    dupes_cli.register(sub)
     return parser
 
 

@@ -24,7 +24,7 @@ from cleaning.mojibake.simulate import utf8_misread
 from cleaning.repair import FTFY_CONFIG, RepairResult, repair_text, repair_text_explained
 
 DATA = Path(__file__).parent / "data"
-SEED = DATA / "repair_seed_001.txt"  # the seed page (Shanghai Daily), as extracted
+SEED = DATA / "seeds" / "001_5f3937abe48c33b0.txt"  # the seed page (Shanghai Daily), as extracted
 
 # Generated cases known to fail, with the reason (see the module docstring).
 GENERATED_LIMITS: dict[str, str] = {

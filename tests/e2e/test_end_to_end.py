@@ -135,3 +135,22 @@ def test_second_run_stores_nothing_new(first_run: dict[str, Any]) -> None:
     assert {k for k in _objects(store) if not k.startswith("manifests/runs/")} == {
         k for k in everything if not k.startswith("manifests/runs/")
     }
+
+
+def test_syndication_and_story_grouping(first_run: dict[str, Any], sample_site: Any) -> None:
+    """The seed story's five versions and the wire copy form one story; the wire copy is a near
+    duplicate of the version it copies; the other articles (same regulator, other news) stay apart."""
+    expected = load_expected()
+    proc = cleanwire("dupes", "--store", str(first_run["store"]), "--json", env=first_run["env"])
+    view = json.loads(proc.stdout)
+    path = {d["id"]: d["url"].removeprefix(sample_site.base_url) for d in _docs(first_run["store"])}
+    stories = [{path[m["id"]] for m in s["members"]} for s in view["stories"]]
+    seed_story = {p for p, e in expected.items() if e["kind"] == "article" and e.get("story") == "deepfake-summons"}
+    assert seed_story in stories
+    for members in stories:
+        assert members == seed_story or not (members & seed_story)
+        assert all(expected[p].get("story") == expected[next(iter(members))].get("story") for p in members)
+    copies = {p: e["near_duplicate_of"] for p, e in expected.items() if e.get("near_duplicate_of")}
+    clusters = [{path[m["id"]] for m in c["members"]} for c in view["near_duplicate_clusters"]]
+    for copy, original in copies.items():
+        assert {copy, original} in clusters

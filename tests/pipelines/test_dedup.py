@@ -102,7 +102,6 @@ def test_assign_keeps_everything_else_and_the_order(one_run: dict[str, CleanDocu
         assert dataclasses.replace(assigned, near_duplicate_of=None, similarity=None, story_id=None) == doc
 
 
-@pytest.mark.skipif(not SEEDS_DIR.is_dir(), reason="shared seed texts not available")
 def test_seed_texts_are_one_story_without_near_duplicates(tmp_path: Path) -> None:
     published = ["2021-03-19T10:32:11+08:00", "2021-03-19T09:06:00+08:00", "2021-03-19", "2021-03-18T18:57:00+05:30",
                  "2021-03-19T08:00:00+08:00"]  # fmt: skip
