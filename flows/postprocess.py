@@ -59,6 +59,8 @@ class Postprocess:
         self.index = dedup_index(store) if dedup else None
         self.model: BoilerplateModel | None = None
         self.source: str | None = None
+        self.near_duplicates = 0  # documents assigned to an earlier document's near-duplicate cluster
+        self.in_stories = 0  # documents grouped into an earlier document's story
 
     def __call__(self, source: str, docs: list[CleanDocument]) -> list[CleanResult]:
         self.source = source
@@ -69,8 +71,10 @@ class Postprocess:
             [apply_boilerplate(d, self.model, DEFAULT_CONFIG) for d in docs] if self.model else list(docs)
         )
         if self.index is not None:
-            kept = [d for d in out if isinstance(d, CleanDocument)]
-            assigned = iter(self.index.assign(kept))
+            kept = self.index.assign([d for d in out if isinstance(d, CleanDocument)])
+            self.near_duplicates = sum(d.near_duplicate_of is not None for d in kept)
+            self.in_stories = sum(d.story_id not in (None, d.id) for d in kept)
+            assigned = iter(kept)
             out = [next(assigned) if isinstance(d, CleanDocument) else d for d in out]
         return out
 
@@ -82,5 +86,8 @@ class Postprocess:
                            "application/json")
             info["boilerplate_lines"] = len(self.model.learned)
         if self.index is not None:
-            info["dedup"] = self.index.commit(run_id).to_dict()
+            commit = self.index.commit(run_id)
+            info["dedup"] = {k: v for k, v in commit.to_dict().items() if k != "keys"}
+            info["near_duplicates"] = self.near_duplicates
+            info["in_stories"] = self.in_stories
         return info

@@ -13,11 +13,12 @@ def merge_clean_results(partitions: list[dict[str, Any]]) -> dict[str, dict[str,
         entry = per_source.setdefault(
             part["source"],
             {"partitions": 0, "skipped": 0, "pages": 0, "stored": 0, "duplicates": 0, "unchanged": 0,
-             "rejected": Counter(), "seconds_clean": 0.0, "seconds_store": 0.0},
+             "near_duplicates": 0, "in_stories": 0, "rejected": Counter(), "seconds_clean": 0.0,
+             "seconds_store": 0.0},
         )
         entry["partitions"] += 1
         entry["skipped"] += int(part.get("skipped", False))
-        for key in ("pages", "stored", "duplicates", "unchanged"):
+        for key in ("pages", "stored", "duplicates", "unchanged", "near_duplicates", "in_stories"):
             entry[key] += part.get(key, 0)
         entry["seconds_clean"] += part.get("seconds_clean", 0.0)
         entry["seconds_store"] += part.get("seconds_store", 0.0)
@@ -45,6 +46,8 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "pages_cleaned": sum(e["pages"] for e in clean.values()),
         "documents_stored": sum(e["stored"] for e in clean.values()),
         "duplicates": sum(e["duplicates"] for e in clean.values()),
+        "near_duplicates": sum(e.get("near_duplicates", 0) for e in clean.values()),
+        "in_stories": sum(e.get("in_stories", 0) for e in clean.values()),
         "rejected": dict(sorted(rejected.items())),
     }
 
@@ -105,7 +108,8 @@ def print_report(report: dict[str, Any]) -> None:
     totals = report["totals"]
     console.print(
         f"pages fetched: {totals['pages_fetched']}  documents stored: {totals['documents_stored']}  "
-        f"duplicates: {totals['duplicates']}  rejected: {sum(totals['rejected'].values())}"
+        f"exact duplicates: {totals['duplicates']}  near duplicates: {totals.get('near_duplicates', 0)}  "
+        f"grouped into earlier stories: {totals.get('in_stories', 0)}  rejected: {sum(totals['rejected'].values())}"
     )
     if totals["rejected"]:
         console.print("rejects by reason: " + ", ".join(f"{r}={n}" for r, n in totals["rejected"].items()))
