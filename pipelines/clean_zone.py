@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from pipelines.raw_zone import iter_raw_pages
 from pipelines.store import KeyNotFound, ObjectStore
 
 logger = logging.getLogger(__name__)
+
+WRITE_THREADS = 8  # concurrent document writes per raw object
 
 Cleaner = Callable[[Iterable[RawPage]], Iterator[tuple[RawPage, CleanResult]]]
 
@@ -197,14 +200,19 @@ def clean_raw_object(
     writer = CleanZoneWriter(store)
     new_docs: list[dict[str, Any]] = []
     seen_in_partition: set[str] = set()
-    finished: set[str] | None = None  # ids in the raw object's Parquet file, read when first needed
+    unique: list[CleanDocument] = []
+    repeats: list[CleanDocument] = []  # same content twice in this raw object: aliases of the first
     for doc in docs:
-        if doc.id in seen_in_partition:
-            writer.store_document(doc)  # records the alias
-            result.duplicates += 1
-            continue
+        (repeats if doc.id in seen_in_partition else unique).append(doc)
         seen_in_partition.add(doc.id)
-        status = writer.store_document(doc)
+    # Documents are independent objects: write them concurrently (object stores are latency-bound).
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="clean-zone-write") as pool:
+        statuses = list(pool.map(writer.store_document, unique))
+    for doc in repeats:
+        writer.store_document(doc)
+        result.duplicates += 1
+    finished: set[str] | None = None  # ids in the raw object's Parquet file, read when first needed
+    for doc, status in zip(unique, statuses, strict=True):
         if status == "alias":
             result.duplicates += 1
             continue
