@@ -21,6 +21,7 @@ import os
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,9 @@ _STATUS_REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 304: "Not 
 # Operators size raw objects without a code change; an explicit Scrapy ``--set`` still wins.
 MAX_RECORDS_ENV = "CLEANWIRE_WARC_MAX_RECORDS"
 DEFAULT_MAX_RECORDS = 500
+# Each record is its own gzip member (standard .warc.gz). warcio compresses at level 9; level 3 is
+# 3.4x faster on news pages for files ~12 % larger, and compression was a third of the crawl's CPU.
+WARC_GZIP_LEVEL = 3
 # Seconds a finished crawl keeps retrying the store before giving up (the S3 client's own retries
 # cover ~10-25 s): a two-minute outage costs a late finish, not a refetch of the pages.
 DEFAULT_STORE_PATIENCE = 120.0
@@ -121,7 +125,7 @@ class RawWarcWriter:
             part = self._next_part(source)
             path = self.tmpdir / f"{source}-{day}-{part:05d}.warc.gz"
             fh = open(path, "wb")  # noqa: SIM115 - closed in seal
-            self.open[key] = _OpenWarc(source, day, part, path, fh, WARCWriter(fh, gzip=True))
+            self.open[key] = _OpenWarc(source, day, part, path, fh, WARCWriter(io.BytesIO(), gzip=False))
         return self.open[key]
 
     def write(self, page: RawPage) -> tuple[str, str] | None:
@@ -146,7 +150,10 @@ class RawWarcWriter:
             http_headers=http_headers,
             warc_headers_dict=warc_headers,
         )
-        warc.writer.write_record(record)
+        buffer = io.BytesIO()
+        WARCWriter(buffer, gzip=False).write_record(record)
+        member = zlib.compressobj(WARC_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        warc.fh.write(member.compress(buffer.getvalue()) + member.flush())
         warc.records += 1
         warc.urls.append(page.url)
         return (page.source, day) if warc.records >= self.max_records else None
