@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import subprocess
 import sys
@@ -301,14 +300,6 @@ def _finish_report(run_id: str, store: str, *, crawl: dict[str, Any] | None = No
     try:
         create_markdown_artifact(key="cleanwire-run-report", markdown=to_markdown(report),
                                  description=f"cleanwire run {run_id}")
-    except Exception as exc:
+    except Exception as exc:  # the report is already stored; the artifact is a convenience
         logger.warning("could not create the Prefect artifact: %s", exc)
     return report
-
-
-def prefect_defaults() -> None:
-    """Settings for running offline on Prefect's ephemeral server (no API URL configured)."""
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
