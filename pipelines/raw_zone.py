@@ -4,7 +4,8 @@
 plain writer and reader, shared by the crawl, the clean stage and WARC backfills.
 
 A WARC file is written locally and published whole (write-once), so readers never see a partial
-file. A crawl killed mid-way loses only its unpublished pages, and it has not saved its fetch state
+file. The crawl first appends its pages to a local spool file; a worker process turns each full spool
+into the WARC file (record digests and gzip, most of the raw zone's cost), off the reactor's thread. A crawl killed mid-way loses only its unpublished pages, and it has not saved its fetch state
 either (that happens at spider close), so the next crawl fetches them again; pages that were published
 clean into the same content-hashed documents as their refetched copies.
 """
@@ -12,18 +13,23 @@ clean into the same content-hashed documents as their refetched copies.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextlib
+import dataclasses
 import io
 import json
 import logging
+import multiprocessing
 import os
+import shutil
 import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,26 +62,221 @@ RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)  # then 15 s until 
 
 
 @dataclass
+class _Chunk:
+    """A closed spool file of a few pages, and the compressor compressing it (None: not started)."""
+
+    spool: Path
+    records: int
+    compressor: WarcCompressor | None = None
+
+
+@dataclass
 class _OpenWarc:
     source: str
     date: str
     part: int
     path: Path
-    fh: IO[bytes]
-    writer: WARCWriter
+    fh: IO[bytes] | None = None  # the WARC file, or the spool of the current chunk
     records: int = 0
-    urls: list[str] = field(default_factory=list)
+    chunk_records: int = 0
+    chunk_bytes: int = 0
+    chunks: list[_Chunk] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class SealedWarc:
-    """A finished local WARC file (closed, complete), waiting to be published."""
+    """A finished local file (closed, complete), waiting to be published; or, when ``spooled``, the
+    pages of one, in chunks being compressed, which ``RawWarcWriter.compress`` joins into the file."""
 
     source: str
     date: str
     part: int
     path: Path
     records: int
+    spooled: bool = False
+    chunks: tuple[_Chunk, ...] = ()
+
+
+def warc_member(page: RawPage) -> bytes:
+    """``page`` as one WARC response record in its own gzip member (a standard .warc.gz is a series of
+    them, which is what lets a reader start at any record's offset)."""
+    headers = [(k, v) for k, v in page.headers.items() if k.lower() not in _DROP_HEADERS]
+    headers.append(("Content-Length", str(len(page.body))))
+    status_line = f"{page.status} {_STATUS_REASONS.get(page.status, 'Status')}"
+    http_headers = StatusAndHeaders(status_line, headers, protocol="HTTP/1.1")
+    warc_headers = {
+        "WARC-Date": page.fetched_at,
+        _SOURCE_HEADER: page.source,
+        _REQUESTED_HEADER: page.url,
+    }
+    if page.hints:
+        warc_headers[_HINTS_HEADER] = json.dumps(page.hints, ensure_ascii=True, sort_keys=True)
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=False)
+    record = writer.create_warc_record(
+        page.final_url or page.url,
+        "response",
+        payload=io.BytesIO(page.body),
+        http_headers=http_headers,
+        warc_headers_dict=warc_headers,
+    )
+    writer.write_record(record)
+    member = zlib.compressobj(WARC_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    return member.compress(buffer.getvalue()) + member.flush()
+
+
+# A spool file is a crawl's pages as they arrive, before they become WARC records: per page, one line
+# of JSON (the page's fields and its body's length), then the body's bytes. Writing it costs the
+# crawl's thread a file append; building records (two digests) and compressing them, ~2 ms per news
+# page and most of what the raw zone costs, happens in another process (``compress_spool``).
+def _spool_entry(page: RawPage) -> bytes:
+    fields = [page.url, page.final_url, page.status, page.headers, page.fetched_at, page.source, page.hints]
+    return json.dumps([*fields, len(page.body)], ensure_ascii=True).encode() + b"\n"
+
+
+def read_spool(fh: IO[bytes]) -> Iterator[RawPage]:
+    """The pages of a spool file, in the order written; ValueError on a cut or corrupt file."""
+    while line := fh.readline():
+        try:
+            url, final_url, status, headers, fetched_at, source, hints, size = json.loads(line)
+        except ValueError:
+            raise ValueError(f"corrupt spool entry at byte {fh.tell() - len(line)}") from None
+        body = fh.read(size)
+        if len(body) != size:
+            raise ValueError(f"spool cut short: {len(body)} of {size} body bytes of {url}")
+        yield RawPage(url=url, final_url=final_url, status=status, headers=headers, body=body,
+                      fetched_at=fetched_at, source=source, hints=hints)
+
+
+def compress_spool(spool: str, warc: str) -> int:
+    """Write the pages of the spool file ``spool`` as the gzip WARC file ``warc``; returns the number of
+    records. A plain function of two paths, run in a worker process by the crawl."""
+    records = 0
+    with open(spool, "rb") as src, open(warc, "wb") as out:
+        for page in read_spool(src):
+            out.write(warc_member(page))
+            records += 1
+    return records
+
+
+# Pages are handed to the worker process in chunks of this many pages or bytes, as they arrive, so that
+# compression keeps pace with the crawl and only the last chunk is left to wait for at the end.
+CHUNK_PAGES = 32
+CHUNK_BYTES = 4 << 20
+
+
+class CompressorDied(RuntimeError):
+    """The compressor process is gone; what it had not finished is compressed by the caller."""
+
+
+def _compressor_main(jobs: Connection, results: Connection) -> None:
+    """The compressor process: ``compress_spool`` for each job, each outcome sent back as it is done."""
+    while True:
+        try:
+            spool, warc = json.loads(jobs.recv_bytes())
+        except EOFError:
+            return
+        try:
+            outcome: int | str = compress_spool(spool, warc)
+        except Exception as exc:  # reported to the crawl, which records it; the process goes on
+            outcome = f"{type(exc).__name__}: {exc}"
+        results.send_bytes(json.dumps([spool, outcome]).encode())
+
+
+class WarcCompressor:
+    """A worker process that turns spool chunks into gzip WARC files, fed through a pipe.
+
+    Not a ``ProcessPoolExecutor``: its feeder and manager threads wake on every submission and take the
+    GIL from the reactor's thread (each wake-up measured at milliseconds of crawl time). Here a
+    submission is one small pipe write from the crawl's thread, and results are read only by the thread
+    that waits for them.
+    """
+
+    def __init__(self) -> None:
+        # forkserver: the crawl process has threads (the reactor's pool), which fork must not copy.
+        context = multiprocessing.get_context("forkserver")
+        job_reader, self._jobs = context.Pipe(duplex=False)
+        self._results, result_writer = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_compressor_main,
+            args=(job_reader, result_writer),
+            name="cleanwire-warc-compressor",
+            daemon=True,
+        )
+        self._process.start()
+        job_reader.close()
+        result_writer.close()
+        self._done: dict[str, int | str] = {}
+        self._submit_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+
+    def submit(self, spool: Path, warc: Path) -> None:
+        try:
+            with self._submit_lock:
+                self._jobs.send_bytes(json.dumps([str(spool), str(warc)]).encode())
+        except OSError as exc:
+            raise CompressorDied(f"compressor process unreachable: {exc}") from None
+
+    def result(self, spool: Path) -> int:
+        """The number of records written for ``spool``, once done; CompressorDied if it never will be,
+        ValueError with the compressor's error if it failed."""
+        key = str(spool)
+        with self._read_lock:
+            while key not in self._done:
+                try:
+                    if self._results.poll(1.0):
+                        done, outcome = json.loads(self._results.recv_bytes())
+                        self._done[done] = outcome
+                        continue
+                except (EOFError, OSError):
+                    pass
+                else:
+                    if self._process.is_alive():
+                        continue
+                raise CompressorDied(f"compressor process exited (code {self._process.exitcode})")
+            outcome = self._done.pop(key)
+        if isinstance(outcome, str):
+            raise ValueError(f"compressing {spool}: {outcome}")
+        return outcome
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Let the process finish its jobs and exit (it stops at the end of its job pipe)."""
+        self._jobs.close()
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._results.close()
+
+
+_compressor_lock = threading.Lock()
+_compressor: WarcCompressor | None = None
+
+
+def shared_compressor() -> WarcCompressor:
+    """The crawl process's one compressor (shared by its crawlers), started on first use and again
+    if it died (chunks sent to a dead one are compressed by whoever waits for them)."""
+    global _compressor
+    with _compressor_lock:
+        if _compressor is None or not _compressor.alive:
+            _compressor = WarcCompressor()
+        return _compressor
+
+
+def discard_compressor() -> None:
+    """Stop the shared compressor; the next chunk starts a new one."""
+    global _compressor
+    with _compressor_lock:
+        compressor, _compressor = _compressor, None
+    if compressor is not None:
+        compressor.close()
+
+
+atexit.register(discard_compressor)
 
 
 class RawWarcWriter:
@@ -87,8 +288,13 @@ class RawWarcWriter:
     means the run name was used before (a retried crawl) and holds other pages: the file takes the next
     free part number instead, so no page is dropped.
 
-    ``write`` and ``seal`` must be called from one thread; ``publish`` may run in another (it touches
-    only its sealed file), which keeps a slow upload from blocking the crawl.
+    With ``spool`` the pages are appended to spool files instead, in chunks of ``CHUNK_PAGES``; each
+    chunk is compressed into WARC records by ``compressor()`` (the crawl's ``WarcCompressor`` process)
+    as soon as it is full, and ``compress`` joins a sealed file's chunks into its WARC file before
+    ``publish``. Record building and compression, most of the raw zone's cost, so leave the crawl's thread.
+
+    ``write`` and ``seal`` must be called from one thread; ``compress`` and ``publish`` may run in
+    another (they touch only their sealed file), which keeps a slow upload from blocking the crawl.
     """
 
     def __init__(
@@ -98,6 +304,8 @@ class RawWarcWriter:
         max_records: int = DEFAULT_MAX_RECORDS,
         *,
         fresh_parts: bool = False,
+        spool: bool = False,
+        compressor: Callable[[], WarcCompressor] | None = None,
     ):
         if max_records < 1:
             raise ValueError(f"max_records must be at least 1, not {max_records}")
@@ -105,6 +313,8 @@ class RawWarcWriter:
         self.crawl_run = crawl_run
         self.max_records = max_records
         self.fresh_parts = fresh_parts
+        self.spool = spool
+        self.compressor = compressor
         self.tmpdir = Path(tempfile.mkdtemp(prefix=f"cleanwire-warc-{crawl_run}-"))
         self.open: dict[tuple[str, str], _OpenWarc] = {}
         self.parts: dict[str, int] = {}
@@ -124,49 +334,95 @@ class RawWarcWriter:
         if key not in self.open:
             part = self._next_part(source)
             path = self.tmpdir / f"{source}-{day}-{part:05d}.warc.gz"
-            fh = open(path, "wb")  # noqa: SIM115 - closed in seal
-            self.open[key] = _OpenWarc(source, day, part, path, fh, WARCWriter(io.BytesIO(), gzip=False))
-        return self.open[key]
+            self.open[key] = _OpenWarc(source, day, part, path)
+        warc = self.open[key]
+        if warc.fh is None:
+            target = self._chunk_path(warc, len(warc.chunks)) if self.spool else warc.path
+            warc.fh = open(target, "wb")  # noqa: SIM115 - closed in seal or _close_chunk
+        return warc
+
+    @staticmethod
+    def _chunk_path(warc: _OpenWarc, number: int) -> Path:
+        return warc.path.with_name(f"{warc.path.name.removesuffix('.warc.gz')}-{number:04d}.spool")
 
     def write(self, page: RawPage) -> tuple[str, str] | None:
         """Append one page; returns the (source, day) of a file that became full, if any."""
         day = page.fetched_at[:10]
         warc = self._open(page.source, day)
-        headers = [(k, v) for k, v in page.headers.items() if k.lower() not in _DROP_HEADERS]
-        headers.append(("Content-Length", str(len(page.body))))
-        status_line = f"{page.status} {_STATUS_REASONS.get(page.status, 'Status')}"
-        http_headers = StatusAndHeaders(status_line, headers, protocol="HTTP/1.1")
-        warc_headers = {
-            "WARC-Date": page.fetched_at,
-            _SOURCE_HEADER: page.source,
-            _REQUESTED_HEADER: page.url,
-        }
-        if page.hints:
-            warc_headers[_HINTS_HEADER] = json.dumps(page.hints, ensure_ascii=True, sort_keys=True)
-        record = warc.writer.create_warc_record(
-            page.final_url or page.url,
-            "response",
-            payload=io.BytesIO(page.body),
-            http_headers=http_headers,
-            warc_headers_dict=warc_headers,
-        )
-        buffer = io.BytesIO()
-        WARCWriter(buffer, gzip=False).write_record(record)
-        member = zlib.compressobj(WARC_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        warc.fh.write(member.compress(buffer.getvalue()) + member.flush())
+        assert warc.fh is not None
+        if self.spool:
+            warc.fh.write(_spool_entry(page))
+            warc.fh.write(page.body)
+            warc.chunk_records += 1
+            warc.chunk_bytes += len(page.body)
+            if warc.chunk_records >= CHUNK_PAGES or warc.chunk_bytes >= CHUNK_BYTES:
+                self._close_chunk(warc)
+        else:
+            warc.fh.write(warc_member(page))
         warc.records += 1
-        warc.urls.append(page.url)
         return (page.source, day) if warc.records >= self.max_records else None
+
+    def _close_chunk(self, warc: _OpenWarc) -> None:
+        """Close the current spool chunk and start its compression in the worker process, if any."""
+        if warc.fh is None:
+            return
+        warc.fh.close()
+        warc.fh = None
+        chunk = _Chunk(self._chunk_path(warc, len(warc.chunks)), warc.chunk_records)
+        warc.chunks.append(chunk)
+        warc.chunk_records = warc.chunk_bytes = 0
+        if self.compressor is not None:
+            try:
+                compressor = self.compressor()
+                compressor.submit(chunk.spool, chunk.spool.with_suffix(".warc.gz"))
+                chunk.compressor = compressor
+            except CompressorDied:
+                pass  # compressed by compress(), in that thread
 
     def seal(self, source: str, day: str) -> SealedWarc:
         """Close one open file: later pages of (source, day) go to a new file."""
         warc = self.open.pop((source, day))
-        warc.fh.close()
-        return SealedWarc(source, day, warc.part, warc.path, warc.records)
+        if not self.spool:
+            if warc.fh is not None:
+                warc.fh.close()
+            return SealedWarc(source, day, warc.part, warc.path, warc.records)
+        self._close_chunk(warc)
+        return SealedWarc(source, day, warc.part, warc.path, warc.records, spooled=True, chunks=tuple(warc.chunks))
+
+    def compress(self, sealed: SealedWarc) -> SealedWarc:
+        """The WARC file of a sealed spool: each chunk's compressed records (from the worker process,
+        or compressed here if it was not started or the worker died) joined in order into one file;
+        the chunks' files are deleted once it is complete. A WARC file is returned as it is."""
+        if not sealed.spooled:
+            return sealed
+        parts = []
+        for chunk in sealed.chunks:
+            part = chunk.spool.with_suffix(".warc.gz")
+            try:
+                records = chunk.compressor.result(chunk.spool) if chunk.compressor is not None else None
+            except CompressorDied:
+                self.stats["compressor_died"] += 1
+                logger.warning("raw zone: the WARC compressor process died; compressing %s here", chunk.spool)
+                records = None
+            if records is None:
+                records = compress_spool(str(chunk.spool), str(part))
+            if records != chunk.records:
+                raise ValueError(f"{chunk.spool}: {records} records read back of {chunk.records} written")
+            parts.append(part)
+        with open(sealed.path, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        for chunk in sealed.chunks:
+            chunk.spool.unlink(missing_ok=True)
+            chunk.spool.with_suffix(".warc.gz").unlink(missing_ok=True)
+        return dataclasses.replace(sealed, spooled=False, chunks=())
 
     def publish(self, sealed: SealedWarc) -> dict[str, Any]:
         """Upload a sealed file write-once and delete the local copy. On a store error the local
         file stays where it is (``sealed.path``) and the error propagates."""
+        if sealed.spooled:
+            raise ValueError(f"{sealed.path} is a spool file: compress it before publishing")
         part = sealed.part
         while True:
             key = layout.raw_key(sealed.source, sealed.date, self.crawl_run, part)
@@ -191,14 +447,14 @@ class RawWarcWriter:
 
     def finish(self, source: str, day: str) -> dict[str, Any]:
         """Close one open file and publish it to the store."""
-        return self.publish(self.seal(source, day))
+        return self.publish(self.compress(self.seal(source, day)))
 
     def seal_all(self) -> list[SealedWarc]:
         return [self.seal(source, day) for source, day in list(self.open)]
 
     def finish_all(self) -> list[dict[str, Any]]:
         for sealed in self.seal_all():
-            self.publish(sealed)
+            self.publish(self.compress(sealed))
         self.remove_tmpdir()
         return self.published
 
@@ -285,7 +541,9 @@ class RawZonePipeline:
         self.crawler = crawler
         self.patience = patience
         self.retry_delays = RETRY_DELAYS
-        self.writer = RawWarcWriter(self.store, crawl_run, max_records, fresh_parts=True)
+        self.writer = RawWarcWriter(
+            self.store, crawl_run, max_records, fresh_parts=True, spool=True, compressor=shared_compressor
+        )
         self.failures: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.counts: dict[str, int] = {}
         self.unpublished: list[SealedWarc] = []  # failed to publish so far; retried
@@ -313,6 +571,25 @@ class RawZonePipeline:
         stats = getattr(self.crawler, "stats", None)
         if stats is not None:
             stats.inc_value(f"cleanwire/{key}", n)
+
+    def _compress(self, sealed: SealedWarc) -> SealedWarc | None:
+        """The WARC file of a sealed spool. None when it cannot be built at all (disk full): an error,
+        and the fetch state is not saved, so the next crawl fetches these pages again."""
+        died = self.writer.stats["compressor_died"]
+        try:
+            return self.writer.compress(sealed)
+        except (OSError, ValueError) as exc:
+            self.write_failed = True
+            self._count("raw_write_failed")
+            logger.error("raw zone: could not write the WARC file of %d pages (%s): %s", sealed.records,
+                         sealed.path, exc)
+            return None
+        finally:
+            if self.writer.stats["compressor_died"] > died:
+                self._count("raw_compressor_died", self.writer.stats["compressor_died"] - died)
+
+    def _compress_and_publish(self, files: list[SealedWarc]) -> None:
+        self._publish([warc for sealed in files if (warc := self._compress(sealed)) is not None])
 
     def _publish(self, files: list[SealedWarc]) -> None:
         """Publish ``files`` and every earlier file that failed; failures are kept for a later try."""
@@ -354,9 +631,12 @@ class RawZonePipeline:
             logger.error("raw zone: could not write %s to the local WARC file: %s", page.url, exc)
             return {"url": item["url"], "status": item["status"]}
         if full is not None:
-            # Sealed here, on the reactor thread, so no page is appended to a file being uploaded.
+            # Sealed here, on the reactor thread, so no page is appended to a file being compressed.
+            # Awaited: while a file is compressed and uploaded, this response holds its place in
+            # Scrapy's scraper slot, so a store slower than the crawl slows the crawl down instead of
+            # piling up files.
             sealed = self.writer.seal(*full)
-            await asyncio.to_thread(self._publish, [sealed])
+            await asyncio.to_thread(self._compress_and_publish, [sealed])
         # Items are not kept in memory or exported: drop the body from what Scrapy logs.
         return {"url": item["url"], "status": item["status"]}
 
@@ -369,7 +649,7 @@ class RawZonePipeline:
 
     async def close_spider(self) -> None:
         deadline = time.monotonic() + self.patience
-        await asyncio.to_thread(self._publish, self.writer.seal_all())
+        await asyncio.to_thread(self._compress_and_publish, self.writer.seal_all())
         for delay in _delays(deadline, self.retry_delays):
             if not self.unpublished:
                 break

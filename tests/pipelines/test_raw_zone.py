@@ -4,6 +4,7 @@ pipeline under slow and failing stores."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -22,7 +23,7 @@ from warcio.warcwriter import WARCWriter
 
 from cleaning.fetch_state import FetchState
 from cleaning.records import RawPage
-from pipelines import layout
+from pipelines import layout, raw_zone
 from pipelines.raw_zone import RawWarcWriter, RawZonePipeline, iter_raw_pages, max_records_setting
 from pipelines.store import LocalStore, StoreError
 from spiders import settings as default_settings
@@ -503,3 +504,126 @@ def test_failure_items_become_crawl_rejects(tmp_path: Path) -> None:
     assert [json.loads(line) for line in rejects] == [failure]
     manifest = json.loads(store.get(layout.crawl_manifest_key("run1", "example")))
     assert manifest["failures"] == 1 and [e["records"] for e in manifest["warc"]] == [1]
+
+
+# -- spooling and the compressor process ----------------------------------------------------------
+
+
+def test_spool_round_trip_and_a_cut_spool_is_an_error(tmp_path: Path) -> None:
+    pages = [page(n, hints={"discovered_via": "sitemap"}, headers={"x-odd": "é, \u00ff"}) for n in range(3)]
+    pages.append(page(9, body=bytes(range(256)) * 40, status=404))
+    spool = tmp_path / "x.spool"
+    with spool.open("wb") as fh:
+        for p in pages:
+            fh.write(raw_zone._spool_entry(p))
+            fh.write(p.body)
+    with spool.open("rb") as fh:
+        assert list(raw_zone.read_spool(fh)) == pages
+    data = spool.read_bytes()
+    spool.write_bytes(data[:-10])
+    with spool.open("rb") as fh, pytest.raises(ValueError, match="cut short"):
+        list(raw_zone.read_spool(fh))
+    spool.write_bytes(b"not json\n" + data)
+    with spool.open("rb") as fh, pytest.raises(ValueError, match="corrupt spool entry at byte 0"):
+        list(raw_zone.read_spool(fh))
+
+
+def spooled_writer(store: LocalStore, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> RawWarcWriter:
+    monkeypatch.setattr(raw_zone, "CHUNK_PAGES", 3)
+    return RawWarcWriter(store, "run1", spool=True, **kwargs)
+
+
+@pytest.mark.parametrize("with_process", [True, False])
+def test_spooled_pages_make_the_same_warc_as_direct_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_process: bool
+) -> None:
+    pages = [page(n, hints={"discovered_via": "feed"}) for n in range(10)]
+    direct = RawWarcWriter(LocalStore(tmp_path / "direct"), "run1", max_records=7)
+    spooled = spooled_writer(
+        LocalStore(tmp_path / "spooled"),
+        monkeypatch,
+        max_records=7,
+        compressor=raw_zone.WarcCompressor if with_process else None,
+    )
+    for writer in (direct, spooled):
+        for p in pages:
+            full = writer.write(p)
+            if full is not None:
+                writer.finish(*full)
+        writer.finish_all()
+    assert [(e["key"], e["records"]) for e in spooled.published] == [(e["key"], e["records"]) for e in direct.published]
+
+    def contents(store: Any) -> dict[str, list[RawPage]]:
+        # Offsets differ by the random record ids' compression, nothing else.
+        return {k: [dataclasses.replace(p, raw_offset=0) for p in v] for k, v in read_all(store).items()}
+
+    assert contents(spooled.store) == contents(direct.store)
+    assert not list(spooled.tmpdir.parent.glob(f"{spooled.tmpdir.name}/*"))  # chunks and spools removed
+
+
+def test_a_compressor_killed_mid_crawl_loses_no_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(raw_zone, "CHUNK_PAGES", 2)
+    store = LocalStore(tmp_path / "store")
+    pipeline, crawler = pipeline_for(store, max_records=9)
+    first = raw_zone.shared_compressor()
+
+    async def crawl() -> None:
+        for n in range(5):
+            await pipeline.process_item(item(n))
+        first._process.kill()  # an OOM kill, say: its chunks are compressed in the crawl process
+        first._process.join()
+        for n in range(5, 20):
+            await pipeline.process_item(item(n))
+        await pipeline.close_spider()
+
+    asyncio.run(crawl())
+    urls = sorted(p.url for pages in read_all(store).values() for p in pages)
+    assert urls == sorted(page(n).url for n in range(20))
+    assert crawler.stats.values["cleanwire/raw_compressor_died"] >= 1
+    assert raw_zone.shared_compressor() is not first  # a new one took over
+    assert crawler.spider.fetch_state is not None
+
+
+def test_a_chunk_that_cannot_be_compressed_keeps_the_old_fetch_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(raw_zone, "CHUNK_PAGES", 2)
+    store = LocalStore(tmp_path / "store")
+    pipeline, crawler = pipeline_for(store, max_records=4)
+    pipeline.writer.compressor = None  # compressed at sealing, so the spool can be spoilt before
+
+    async def crawl() -> None:
+        for n in range(2):
+            await pipeline.process_item(item(n))
+        for spool in pipeline.writer.tmpdir.glob("*.spool"):
+            spool.write_bytes(b"{broken\n")  # the local disk corrupted it
+        for n in range(2, 6):
+            await pipeline.process_item(item(n))
+        await pipeline.close_spider()
+
+    with caplog.at_level(logging.ERROR, logger="pipelines.raw_zone"):
+        asyncio.run(crawl())
+    assert any("could not write the WARC file of 4 pages" in r.getMessage() for r in caplog.records)
+    assert crawler.stats.values["cleanwire/raw_write_failed"] == 1
+    assert crawler.spider.fetch_state is None  # those pages are fetched again next time
+    # The other file is complete and published.
+    assert sorted(p.url for pages in read_all(store).values() for p in pages) == [page(4).url, page(5).url]
+
+
+def test_the_compressor_reports_errors_and_goes_on(tmp_path: Path) -> None:
+    compressor = raw_zone.WarcCompressor()
+    try:
+        good = tmp_path / "good.spool"
+        good.write_bytes(raw_zone._spool_entry(page(1)) + page(1).body)
+        compressor.submit(tmp_path / "missing.spool", tmp_path / "missing.warc.gz")
+        compressor.submit(good, tmp_path / "good.warc.gz")
+        assert compressor.result(good) == 1  # results are matched to their job, whatever the order asked
+        with pytest.raises(ValueError, match="FileNotFoundError"):
+            compressor.result(tmp_path / "missing.spool")
+        with (tmp_path / "good.warc.gz").open("rb") as fh:
+            assert [p.url for p in iter_raw_pages(fh)] == [page(1).url]
+    finally:
+        compressor.close()
+    assert not compressor.alive
+    with pytest.raises(raw_zone.CompressorDied):
+        compressor.submit(good, tmp_path / "again.warc.gz")
