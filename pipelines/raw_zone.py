@@ -20,16 +20,16 @@ import dataclasses
 import io
 import json
 import logging
-import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
@@ -169,43 +169,40 @@ class CompressorDied(RuntimeError):
     """The compressor process is gone; what it had not finished is compressed by the caller."""
 
 
-def _compressor_main(jobs: Connection, results: Connection) -> None:
-    """The compressor process: ``compress_spool`` for each job, each outcome sent back as it is done."""
-    while True:
-        try:
-            spool, warc = json.loads(jobs.recv_bytes())
-        except EOFError:
-            return
+def _compressor_main(jobs: IO[bytes], results: IO[bytes]) -> None:
+    """The compressor process: ``compress_spool`` for each job line, each outcome sent back as a line
+    when done. It ends at the end of its input (the crawl closed it, or died)."""
+    for line in jobs:
+        spool, warc = json.loads(line)
         try:
             outcome: int | str = compress_spool(spool, warc)
         except Exception as exc:  # reported to the crawl, which records it; the process goes on
             outcome = f"{type(exc).__name__}: {exc}"
-        results.send_bytes(json.dumps([spool, outcome]).encode())
+        results.write(json.dumps([spool, outcome]).encode() + b"\n")
+        results.flush()
 
 
 class WarcCompressor:
-    """A worker process that turns spool chunks into gzip WARC files, fed through a pipe.
+    """A worker process that turns spool chunks into gzip WARC files, fed job lines on its stdin.
 
-    Not a ``ProcessPoolExecutor``: its feeder and manager threads wake on every submission and take the
-    GIL from the reactor's thread (each wake-up measured at milliseconds of crawl time). Here a
-    submission is one small pipe write from the crawl's thread, and results are read only by the thread
-    that waits for them.
+    A plain child process (``python -m pipelines.raw_zone``): a multiprocessing child would re-import
+    the crawl's main module (Scrapy and all, ~0.5 s and ~60 MB), and a ``ProcessPoolExecutor``'s feeder
+    and manager threads wake on every submission and take the GIL from the reactor's thread. Here a
+    submission is one small pipe write from the crawl's thread, and results are read only by the
+    thread that waits for them. The process ends when its stdin closes, so it does not outlive the crawl.
     """
 
     def __init__(self) -> None:
-        # forkserver: the crawl process has threads (the reactor's pool), which fork must not copy.
-        context = multiprocessing.get_context("forkserver")
-        job_reader, self._jobs = context.Pipe(duplex=False)
-        self._results, result_writer = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=_compressor_main,
-            args=(job_reader, result_writer),
-            name="cleanwire-warc-compressor",
-            daemon=True,
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.raw_zone"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
         )
-        self._process.start()
-        job_reader.close()
-        result_writer.close()
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._jobs, self._results = self._process.stdin, self._process.stdout
         self._done: dict[str, int | str] = {}
         self._submit_lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -213,8 +210,9 @@ class WarcCompressor:
     def submit(self, spool: Path, warc: Path) -> None:
         try:
             with self._submit_lock:
-                self._jobs.send_bytes(json.dumps([str(spool), str(warc)]).encode())
-        except OSError as exc:
+                self._jobs.write(json.dumps([str(spool), str(warc)]).encode() + b"\n")
+                self._jobs.flush()
+        except (OSError, ValueError) as exc:  # a broken pipe, or closed here
             raise CompressorDied(f"compressor process unreachable: {exc}") from None
 
     def result(self, spool: Path) -> int:
@@ -224,16 +222,13 @@ class WarcCompressor:
         with self._read_lock:
             while key not in self._done:
                 try:
-                    if self._results.poll(1.0):
-                        done, outcome = json.loads(self._results.recv_bytes())
-                        self._done[done] = outcome
-                        continue
-                except (EOFError, OSError):
-                    pass
-                else:
-                    if self._process.is_alive():
-                        continue
-                raise CompressorDied(f"compressor process exited (code {self._process.exitcode})")
+                    line = self._results.readline()
+                except (OSError, ValueError):
+                    line = b""
+                if not line:
+                    raise CompressorDied(f"compressor process exited (code {self._process.poll()})")
+                done, outcome = json.loads(line)
+                self._done[done] = outcome
             outcome = self._done.pop(key)
         if isinstance(outcome, str):
             raise ValueError(f"compressing {spool}: {outcome}")
@@ -241,15 +236,21 @@ class WarcCompressor:
 
     @property
     def alive(self) -> bool:
-        return self._process.is_alive()
+        return self._process.poll() is None
+
+    def kill(self) -> None:
+        """Kill the process at once (what an OOM kill does)."""
+        self._process.kill()
+        self._process.wait()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Let the process finish its jobs and exit (it stops at the end of its job pipe)."""
-        self._jobs.close()
-        self._process.join(timeout)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        """Let the process finish its jobs and exit."""
+        with contextlib.suppress(OSError):
+            self._jobs.close()
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
         self._results.close()
 
 
@@ -567,6 +568,11 @@ class RawZonePipeline:
             settings.getfloat("CLEANWIRE_STORE_PATIENCE", DEFAULT_STORE_PATIENCE),
         )
 
+    def open_spider(self) -> None:
+        # Started now, beside the crawl's first requests: starting it costs ~0.1 s and its first job
+        # ~0.1 s more (imports), which would otherwise fall on the reactor's thread at the first chunk.
+        threading.Thread(target=shared_compressor, name="cleanwire-start-compressor", daemon=True).start()
+
     def _count(self, key: str, n: int = 1) -> None:
         stats = getattr(self.crawler, "stats", None)
         if stats is not None:
@@ -722,3 +728,11 @@ def _delays(deadline: float, steps: tuple[float, ...]) -> Iterator[float]:
     while (left := deadline - time.monotonic()) > 0:
         yield min(steps[min(attempt, len(steps) - 1)], left)
         attempt += 1
+
+
+if __name__ == "__main__":
+    # The compressor process (WarcCompressor): job lines on stdin, result lines on the real stdout; any
+    # stray print goes to stderr instead of into the results.
+    _results = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    _compressor_main(sys.stdin.buffer, _results)
