@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.referer import RefererMiddleware
 from twisted.python.failure import Failure
 
 from cleaning.fetch_state import FetchState
 from cleaning.records import RejectReason
 from cleaning.urls import canonicalize, strip_tracking
-from spiders.discovery import DiscoveryError, Entry, parse_feed, parse_sitemap
+from spiders.discovery import DiscoveryError, Entry, Sitemap, parse_feed, read_sitemap
 from spiders.failures import classify_failure
 from spiders.network import literal_host_problem
 from spiders.sources import Source
@@ -36,6 +41,23 @@ _NOT_REDIRECTS = tuple(s for s in range(100, 600) if s not in (301, 302, 303, 30
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """The discovery document a queued entry came from: what Scrapy's spider middleware gives a request
+    yielded by that document's callback, given here to the request made later from ``start()`` (see
+    there): the base for relative URLs, the depth (DepthMiddleware) and the Referer (RefererMiddleware,
+    with the document's referrer policy)."""
+
+    base_url: str
+    depth: int
+    referrer: Callable[[str], str | None] | None
+
+    def request_fields(self, url: str) -> tuple[dict[str, str], dict[str, Any]]:
+        """Headers and meta for a request to ``url`` made from this document."""
+        referrer = self.referrer(url) if self.referrer else None
+        return ({"Referer": referrer} if referrer else {}), {"depth": self.depth}
 
 
 class SourceSpider(scrapy.Spider):
@@ -56,6 +78,14 @@ class SourceSpider(scrapy.Spider):
         self.max_pages = max_pages if max_pages is not None else source.max_pages
         self.scheduled = 0
         self.seen: set[str] = set()
+        # Bound once: Scrapy checks each callback's source (for a generator returning a value) and caches
+        # the answer weakly by callback object; a bound method made per request missed that cache and
+        # re-parsed this module's source on every page (~0.3 ms of the crawl's thread per page).
+        self._article_callback = self.parse_article
+        self._article_errback = self.fetch_failed
+        # What discovery found and start() has not yet turned into requests: one lazy stream of outputs
+        # (requests, failure items) per discovery document. See start().
+        self._streams: deque[Iterator[Any]] = deque()
         self.fetch_state: FetchState | None = None  # set by pipelines.fetch_state.FetchStateExtension
         self.started_at = datetime.now(UTC)
         # A source whose own seed URLs are private (a LAN site, a local test server) may stay there;
@@ -97,28 +127,35 @@ class SourceSpider(scrapy.Spider):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             return f"scheme {parts.scheme!r} not fetched"
-        problem = literal_host_problem(parts.hostname or "")
+        problem = _host_problem(parts.hostname or "")
         if problem == "no host":
             return problem
         if problem is not None and not self.allow_private:
             return f"private network (SSRF guard): {problem}"
         return None
 
-    def _absolute(self, response: Response, url: str) -> str | dict[str, Any]:
-        """``url`` made absolute against the response, or the failure item of a URL that cannot be."""
+    def _absolute(self, base_url: str, url: str) -> tuple[str, str] | dict[str, Any]:
+        """``url`` made absolute against a document's base URL, and its canonical form; or the failure
+        item of a URL that cannot be."""
         try:
-            joined = response.urljoin(url.strip())
-            canonicalize(joined)  # raises on what cannot be requested either (bad port, broken IPv6)
+            joined = urljoin(base_url, url.strip())
+            # canonicalize raises on what cannot be requested either (a bad port, a broken IPv6 literal)
+            canonical = canonicalize(joined)
         except ValueError as exc:
             return self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"malformed URL: {exc}")
-        return joined
+        return joined, canonical
 
-    def article_request(self, url: str, hints: dict[str, str]) -> Iterator[Any]:
-        try:
-            canonical = canonicalize(url)
-        except ValueError as exc:
-            yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"malformed URL: {exc}")
-            return
+    def article_request(
+        self, url: str, hints: dict[str, str], origin: _Origin | None = None, canonical: str | None = None
+    ) -> Iterator[Any]:
+        """The request for a discovered article, or its other outcome (a duplicate or filtered count, a
+        failure item). ``canonical``: ``canonicalize(url)`` when the caller has it already."""
+        if canonical is None:
+            try:
+                canonical = canonicalize(url)
+            except ValueError as exc:
+                yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"malformed URL: {exc}")
+                return
         if canonical in self.seen:
             self._count("duplicate_urls")
             return
@@ -136,18 +173,28 @@ class SourceSpider(scrapy.Spider):
         if problem:
             yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, problem)
             return
+        headers = self._conditional_headers(canonical)
+        meta = {
+            "handle_httpstatus_list": _NOT_REDIRECTS,
+            "cw_hints": hints,
+            "cw_url": url,
+            "cw_canonical": canonical,
+        }
+        if origin is not None:
+            extra_headers, extra_meta = origin.request_fields(url)
+            headers.update(extra_headers)
+            meta.update(extra_meta)
         try:
             # dont_filter: the canonical-URL set above is the dedup; Scrapy's fingerprint filter would
             # drop a redirect hop back to a seen URL (a loop, or a redirect to a URL fetched directly)
             # silently, without the errback, and so without a reject.
             request = Request(
                 url,
-                callback=self.parse_article,
-                errback=self.fetch_failed,
-                headers=self._conditional_headers(canonical),
+                callback=self._article_callback,
+                errback=self._article_errback,
+                headers=headers,
                 dont_filter=True,
-                meta={"handle_httpstatus_list": _NOT_REDIRECTS, "cw_hints": hints, "cw_url": url,
-                      "cw_canonical": canonical},
+                meta=meta,
             )
         except ValueError as exc:
             yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, f"malformed URL: {exc}")
@@ -192,6 +239,11 @@ class SourceSpider(scrapy.Spider):
         revisit = self.settings.getfloat("CLEANWIRE_REVISIT_AFTER", 24 * 3600)
         return state.fetched_within(canonical, self.started_at, revisit)
 
+    @staticmethod
+    def _canonical(response: Response) -> str:
+        # Not ``meta.get(key, canonicalize(...))``: that would canonicalize every response's URL for nothing.
+        return response.meta.get("cw_canonical") or canonicalize(response.url)
+
     def _record_response(self, canonical: str, response: Response, hints: dict[str, str]) -> str:
         """Update the fetch state; returns "not-modified", "unchanged" (same bytes as last time),
         or "new"."""
@@ -234,23 +286,57 @@ class SourceSpider(scrapy.Spider):
 
     # -- discovery -----------------------------------------------------------------------------
 
-    def discovery_request(self, url: str, callback: Any, depth: int = 0) -> Request:
+    def discovery_request(
+        self, url: str, callback: Any, depth: int = 0, origin: _Origin | None = None
+    ) -> Request:
         """Feeds and sitemaps: conditional when only what changed is wanted (scheduled runs)."""
         canonical = canonicalize(url)
         headers = self._conditional_headers(canonical) if self.skip_unchanged else {}
+        meta: dict[str, Any] = {"cw_canonical": canonical, "cw_url": url, "cw_sitemap_depth": depth,
+                                "handle_httpstatus_list": [304]}
+        if origin is not None:
+            extra_headers, extra_meta = origin.request_fields(url)
+            headers.update(extra_headers)
+            meta.update(extra_meta)
         return Request(url, callback=callback, errback=self.discovery_failed, dont_filter=True, headers=headers,
-                       meta={"cw_canonical": canonical, "cw_url": url, "cw_sitemap_depth": depth,
-                             "handle_httpstatus_list": [304]})
+                       meta=meta)
 
     def _discovery_body(self, response: Response) -> bytes | None:
         """The body of a discovery document, or None when it has not changed (304)."""
-        outcome = self._record_response(response.meta.get("cw_canonical", canonicalize(response.url)), response, {})
+        outcome = self._record_response(self._canonical(response), response, {})
         if outcome == "not-modified":
             self._count("not_modified/discovery")
             return None
         return response.body
 
+    def _origin(self, response: Response) -> _Origin:
+        referer = self.crawler.get_spider_middleware(RefererMiddleware)
+        # The policy as RefererMiddleware picks it for a request yielded from this response (its
+        # Referrer-Policy header, else the REFERRER_POLICY setting); bound now, so the response is not kept.
+        request = response.request
+        policy = referer.policy(response, request) if referer is not None and request is not None else None
+        return _Origin(
+            base_url=response.urljoin(""),  # the URL relative links resolve against (<base href> included)
+            depth=int(response.meta.get("depth", 0)) + 1,
+            referrer=partial(policy.referrer, response.url) if policy is not None else None,
+        )
+
+    # -- feeding requests to Scrapy ------------------------------------------------------------
+
     async def start(self) -> AsyncIterator[Any]:
+        """The seed requests, then every discovered entry's outcome, made only as Scrapy has room for it.
+
+        Discovery callbacks do not yield their entries' requests: a sitemap of 20,000 URLs would put
+        20,000 Request objects (about 3 kB each) in the scheduler at once, and the crawl's memory would
+        grow with the site. A callback checks its document and queues a lazy stream of the document's
+        outputs (``self._streams``); this generator, which Scrapy consumes lazily, pulls from the streams
+        and waits while the engine needs to back out (Scrapy's documented lazy start pattern), so the
+        scheduler holds a request or so and the downloader its concurrency's worth. The newest stream goes
+        first: a child sitemap's pages are requested before its index's next child.
+
+        start() ends when no stream is left and nothing is scheduled, downloading or being handled,
+        which is when no callback can queue another stream; Scrapy then closes the spider as usual.
+        """
         src = self.source
         for url in src.feeds:
             yield self.discovery_request(url, self.parse_feed)
@@ -265,9 +351,50 @@ class SourceSpider(scrapy.Spider):
                 meta={"cw_depth": src.follow_depth},
                 dont_filter=True,
             )
-        for url in src.urls:
-            for out in self.article_request(url, {"discovered_via": "url-list"}):
-                yield out
+        if src.urls:
+            self._streams.append(self._url_list_outputs(src.urls))
+        engine = self.crawler.engine
+        assert engine is not None
+        while True:
+            if not self._streams:
+                if not self._engine_busy():
+                    return
+                await self.crawler.signals.wait_for(signals.scheduler_empty)
+                continue
+            stream = self._streams[-1]
+            try:
+                out = next(stream)
+            except StopIteration:
+                self._streams.remove(stream)
+                continue
+            except Exception:
+                # A bug in one document's stream: log it (an error, so the crawl reports a problem) and
+                # go on with the others, as Scrapy does with a callback that raises.
+                logger.exception("%s: discovery stream failed", self.source.name)
+                self._streams.remove(stream)
+                continue
+            if isinstance(out, Request) and engine.needs_backout():
+                await self.crawler.signals.wait_for(signals.scheduler_empty)
+            yield out
+
+    def _engine_busy(self) -> bool:
+        """Whether a request is scheduled or downloading, or a response or item being handled: Scrapy's
+        ``spider_is_idle()`` without its test of whether start() is done, start() being what asks."""
+        engine = self.crawler.engine
+        assert engine is not None
+        scheduler = engine.scheduler
+        slot = engine.scraper.slot
+        return (
+            bool(engine.downloader.active)
+            or (scheduler is not None and scheduler.has_pending_requests())
+            or (slot is not None and not slot.is_idle())
+        )
+
+    def _url_list_outputs(self, urls: Iterable[str]) -> Iterator[Any]:
+        for url in urls:
+            yield from self.article_request(url, {"discovered_via": "url-list"})
+
+    # -- discovery -----------------------------------------------------------------------------
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         body = self._discovery_body(response)
@@ -279,41 +406,63 @@ class SourceSpider(scrapy.Spider):
             yield self._discovery_rejected(response, f"feed: {exc}", exc.reason)
             return
         self._count("feeds")
+        self._streams.append(self._feed_outputs(entries, self._origin(response)))
+
+    def _feed_outputs(self, entries: list[Entry], origin: _Origin) -> Iterator[Any]:
         for entry in entries:
             if not self.in_window(entry.date):
                 self._count("filtered/outside_window")
                 continue
-            url = self._absolute(response, entry.url)
-            if isinstance(url, dict):
-                yield url
+            absolute = self._absolute(origin.base_url, entry.url)
+            if isinstance(absolute, dict):
+                yield absolute
                 continue
-            yield from self.article_request(url, self._entry_hints(entry, "feed"))
+            url, canonical = absolute
+            yield from self.article_request(url, self._entry_hints(entry, "feed"), origin, canonical)
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         body = self._discovery_body(response)
         if body is None:
             return
         try:
-            entries = list(parse_sitemap(body, self.settings.getint("DOWNLOAD_MAXSIZE")))
+            sitemap = read_sitemap(body, self.settings.getint("DOWNLOAD_MAXSIZE"))
         except DiscoveryError as exc:
             yield self._discovery_rejected(response, f"sitemap: {exc}", exc.reason)
             return
         self._count("sitemaps")
         depth = int(response.meta.get("cw_sitemap_depth", 0))
-        for entry in entries:
-            url = self._absolute(response, entry.url)
-            if isinstance(url, dict):
-                yield url
+        url = response.meta.get("cw_url") or response.url
+        self._streams.append(self._sitemap_outputs(sitemap, depth, url, self._origin(response)))
+
+    def _sitemap_outputs(self, sitemap: Sitemap, depth: int, url: str, origin: _Origin) -> Iterator[Any]:
+        """The outcome of each entry of a checked sitemap, parsing it as they are pulled."""
+        entries = sitemap.entries()
+        while True:
+            try:
+                entry = next(entries, None)
+            except DiscoveryError as exc:
+                # read_sitemap parsed the same bytes whole with the same parser: not expected. What was
+                # pulled so far stands; the document gets its reject.
+                logger.warning("discovery document refused: %s: sitemap: %s", url, exc)
+                self._count("discovery_failed")
+                yield self._failure(url, exc.reason, f"sitemap: {exc}")
+                return
+            if entry is None:
+                return
+            absolute = self._absolute(origin.base_url, entry.url)
+            if isinstance(absolute, dict):
+                yield absolute
                 continue
+            entry_url, canonical = absolute
             if entry.kind == "sitemap":
-                yield from self._child_sitemap(url, entry, depth + 1)
+                yield from self._child_sitemap(entry_url, entry, depth + 1, origin)
                 continue
             if not self.in_window(entry.date):
                 self._count("filtered/outside_window")
                 continue
-            yield from self.article_request(url, self._entry_hints(entry, "sitemap"))
+            yield from self.article_request(entry_url, self._entry_hints(entry, "sitemap"), origin, canonical)
 
-    def _child_sitemap(self, url: str, entry: Entry, depth: int) -> Iterator[Any]:
+    def _child_sitemap(self, url: str, entry: Entry, depth: int, origin: _Origin) -> Iterator[Any]:
         # A child sitemap last modified before the window cannot list anything new.
         if self.since and entry.date and entry.date.date() < self.since:
             self._count("filtered/sitemap_before_window")
@@ -336,7 +485,7 @@ class SourceSpider(scrapy.Spider):
             yield self._failure(url, RejectReason.BLOCKED_BY_POLICY,
                                 f"sitemap: nested {depth} levels below a seed sitemap (limit {limit})")
             return
-        yield self.discovery_request(url, self.parse_sitemap, depth)
+        yield self.discovery_request(url, self.parse_sitemap, depth, origin)
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         depth = int(response.meta.get("cw_depth", 1))
@@ -358,7 +507,7 @@ class SourceSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         hints = dict(response.meta.get("cw_hints", {}))
-        outcome = self._record_response(response.meta.get("cw_canonical", canonicalize(response.url)), response, hints)
+        outcome = self._record_response(self._canonical(response), response, hints)
         if outcome == "not-modified":
             self._count("not_modified")
             return
@@ -410,6 +559,13 @@ class SourceSpider(scrapy.Spider):
         logger.warning("discovery document refused: %s: %s", response.url, detail)
         self._count("discovery_failed")
         return self._failure(response.meta.get("cw_url") or response.url, reason, detail)
+
+
+@lru_cache(maxsize=1024)
+def _host_problem(host: str) -> str | None:
+    """``literal_host_problem``, remembered: a sitemap lists thousands of URLs on one host, and telling an
+    IP literal from a name costs an ``ipaddress`` parse that fails."""
+    return literal_host_problem(host)
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -1,6 +1,6 @@
 """Peak memory of crawl + clean, end to end, for a small and a ten times larger corpus.
 
-    python -m tests.bench.bench_memory [--quick] [--small N] [--large N] [--workers N]
+    python -m tests.bench.bench_memory [--quick] [--small N] [--large N] [--workers N] [--crawl-only]
 
 For each size, a synthetic site (``tests.bench.common.NewsSite``, the sample site's articles made distinct,
 9 kB each) is crawled by ``python -m spiders.run`` into a fresh local store, then the clean stage runs in
@@ -70,13 +70,19 @@ def clean_store(store_url: str, workers: int, report: Path) -> None:
     )
 
 
-def measure_size(pages: int, workers: int, workdir: Path) -> dict[str, Any]:
-    log(f"memory: crawl + clean of {pages} pages")
+def measure_crawl(pages: int, workdir: Path) -> dict[str, Any]:
     tag = f"mem{pages}"
     with NewsSite("articles", pages) as site:
         crawl = crawl_ours(site, workdir, tag, timeout=1800, interval=0.1)
     if crawl["pages"] != pages:
         log(f"memory: the crawl fetched {crawl['pages']} of {pages} pages (exit {crawl['exit_code']})")
+    return crawl
+
+
+def measure_size(pages: int, workers: int, workdir: Path) -> dict[str, Any]:
+    log(f"memory: crawl + clean of {pages} pages")
+    tag = f"mem{pages}"
+    crawl = measure_crawl(pages, workdir)
     store = workdir / f"store-{tag}"
     report = workdir / f"clean-{tag}.json"
     cmd = [
@@ -163,6 +169,41 @@ def run(
     ]
 
 
+def run_crawl_only(quick: bool = False, small: int | None = None, large: int | None = None) -> list[Row]:
+    """The crawl's row alone: what iterating on the crawl's memory needs, without the clean stage."""
+    small = small or (300 if quick else 2000)
+    large = large or (3000 if quick else 20000)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="cleanwire-bench-memory-") as tmp:
+        for n in (small, large):
+            log(f"memory: crawl of {n} pages")
+            results[n] = measure_crawl(n, Path(tmp))
+    s, b = results[small], results[large]
+    return [
+        Row(
+            "memory",
+            f"crawl process peak RSS, {_count(large)} vs {_count(small)} pages",
+            b["peak_rss_mb"],
+            s["peak_rss_mb"],
+            "MB",
+            f"{small} pages",
+            TARGET,
+            higher_is_better=False,
+            details={"small": small, "large": large, "results": results},
+        )
+    ]
+
+
+def crawl_only_notes(rows: Sequence[Row]) -> list[str]:
+    d = rows[0].details
+    return [
+        f"{n} pages: crawl {c['pages']} pages in {c['wall_seconds']:.0f} s "
+        f"({c['pages'] / c['elapsed_seconds']:.0f} pages/s), peak PSS {c['peak_pss_mb']:.0f} MB"
+        for n in (d["small"], d["large"])
+        for c in [d["results"][n]]
+    ]
+
+
 def notes(rows: Sequence[Row]) -> list[str]:
     d = rows[0].details
     out = [
@@ -193,9 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int)
     parser.add_argument("--large", type=int)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--crawl-only", action="store_true", help="the crawl alone, without the clean stage")
     args = parser.parse_args(argv)
     if args.command == "clean":
         clean_store(args.store, args.workers, Path(args.report))
+        return 0
+    if args.crawl_only:
+        rows = run_crawl_only(args.quick, args.small, args.large)
+        print_table("memory: crawl peak for a 10× larger corpus (streaming)", rows, crawl_only_notes(rows))
         return 0
     rows = run(args.quick, args.small, args.large, args.workers)
     print_table("memory: peak for a 10× larger corpus (streaming)", rows, notes(rows))
