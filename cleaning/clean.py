@@ -103,7 +103,7 @@ def check_response(raw: RawPage, config: CleaningConfig) -> tuple[RejectReason, 
     head = raw.body[:8].lstrip()
     if any(head.startswith(m) for m in _BINARY_MAGIC):
         return RejectReason.NOT_HTML, f"binary content (starts with {head[:4]!r})"
-    if not raw.body.strip():
+    if not raw.body or raw.body.isspace():  # not ``body.strip()``, which copies the body
         return RejectReason.EMPTY_EXTRACTION, "empty body"
     return check_body(raw.body)
 

@@ -10,8 +10,8 @@ import unicodedata
 # U+3000 is meaningful spacing in CJK typesetting).
 _HSPACE = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f]+")
 _MULTISPACE = re.compile(r" {2,}")
-_ZERO_WIDTH = re.compile(r"[\u200b\u200e\u200f\ufeff]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Zero-width characters and control characters, removed in one pass.
+_REMOVED = re.compile(r"[\u200b\u200e\u200f\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
@@ -23,9 +23,10 @@ def normalize_text(text: str) -> str:
     """
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    text = _CONTROL.sub("", _ZERO_WIDTH.sub("", text))
-    text = _HSPACE.sub(" ", text)
-    lines = [_MULTISPACE.sub(" ", line).strip() for line in text.split("\n")]
+    text = _REMOVED.sub("", text)
+    # Runs of spaces never cross a line break: collapsed in the whole text at once, not line by line.
+    text = _MULTISPACE.sub(" ", _HSPACE.sub(" ", text))
+    lines = [line.strip() for line in text.split("\n")]
     return _BLANK_RUN.sub("\n\n", "\n".join(lines)).strip()
 
 

