@@ -171,7 +171,7 @@ def measure(label: str, pages: list[RawPage], repeats: int, workers_list: Sequen
 def run(quick: bool = False, repeats: int | None = None, workers_list: Sequence[int] = (1, 2)) -> list[Row]:
     repeats = repeats or (1 if quick else 3)
     rows = measure("extraction benchmark", benchmark_pages(48 if quick else None), repeats, workers_list)
-    rows += measure("sample site articles", sample_pages(4 if quick else 10), repeats, workers_list)
+    rows += measure("sample site articles", sample_pages(10 if quick else 40), repeats, workers_list)
     return rows
 
 

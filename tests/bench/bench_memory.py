@@ -208,7 +208,7 @@ def crawl_only_notes(rows: Sequence[Row]) -> list[str]:
 def notes(rows: Sequence[Row]) -> list[str]:
     d = rows[0].details
     out = [
-        "crawl: the process's peak RSS (VmHWM); clean: peak of the RSS summed over its process tree (main "
+        "crawl: peak of the RSS of its process and WARC compressor summed; clean: peak of the RSS summed over its process tree (main "
         "process, forkserver, pool workers), sampled every 0.1 s"
     ]
     for n in (d["small"], d["large"]):
