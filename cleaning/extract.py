@@ -56,8 +56,12 @@ class ExtractionSettings:
     short_line_chars: int = 40
     # … or one line this long (a layout table or a container flattened into one block) …
     giant_line_chars: int = 2000
-    # … or when the first output is shorter than this (then the longer of the two is kept).
+    # … or when the first output is shorter than this (then the longer of the two is kept) …
     min_first_pass_chars: int = 500
+    # … counting each Han, kana or Hangul character as this many: a news text in Chinese, Japanese or
+    # Korean takes about a third of the characters of the same text in English, so 500 characters of it
+    # are a complete short article, not a sign that the first pass missed most of one.
+    cjk_char_weight: int = 3
     # Add sibling containers with the extracted container's tag and class (article split in chunks).
     extend_siblings: bool = True
     sibling_min_chars: int = 300  # a sibling must add this much paragraph text (skips bios, captions)
@@ -156,7 +160,7 @@ def extract_article(
     )
     passes: tuple[str, ...] = ("fast",) if settings.first_pass_fast else ("full",)
     dump = looks_like_dump(text, settings)
-    if settings.first_pass_fast and (dump or len(text) < settings.min_first_pass_chars):
+    if settings.first_pass_fast and (dump or _weighted_length(text, settings) < settings.min_first_pass_chars):
         full = _trafilatura_text(
             tree, url, fast=False, precision=config.favor_precision, recall=config.favor_recall, tables=tables
         )
@@ -172,6 +176,20 @@ def extract_article(
     text, removals = check.drop_link_runs(text)
     teasers, _ = check.teaser_links(text, tuple(u for u in (url,) if u))
     return Extraction(text=text, removals=removals, teaser_links=teasers, passes=passes)
+
+
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def _weighted_length(text: str, settings: ExtractionSettings) -> int:
+    """``len(text)`` with CJK characters counted ``settings.cjk_char_weight`` times.
+
+    >>> _weighted_length("新闻 news", DEFAULT_EXTRACTION_SETTINGS)
+    11
+    """
+    if len(text) >= settings.min_first_pass_chars:
+        return len(text)  # the weighting can only add: no need to count
+    return len(text) + (settings.cjk_char_weight - 1) * len(_CJK_CHAR.findall(text))
 
 
 # --- structural check against the DOM ------------------------------------------------------------------

@@ -115,3 +115,24 @@ def test_unparsable_html_raises_extraction_error(html: str) -> None:
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+ZH_SENTENCES = [
+    "中国监管部门约谈了十一家国内科技企业，讨论深度伪造技术的使用问题。",
+    "国家网信办在声明中表示，会同公安部门与这些企业进行了会谈。",
+    "被约谈的企业包括一家智能手机制造商、一家直播公司和一家音乐流媒体服务商。",
+    "深度伪造利用人工智能制作逼真的虚假视频，让人看起来说了从未说过的话。",
+    "监管部门要求企业遵守网络安全法律，并对新功能开展安全评估。",
+    "近几个月来，中国加强了对互联网巨头的审查。",
+]
+
+
+def test_a_short_cjk_text_counts_as_complete_where_as_many_latin_characters_would_not() -> None:
+    chinese = "".join(ZH_SENTENCES)
+    assert 150 < len(chinese) < 500 / 3 * 2  # under 500 characters, over 500 when weighted
+    zh_page = _page(f"<article>{_paragraphs(ZH_SENTENCES)}</article>").replace("lang='en'", "lang='zh'")
+    assert extract_article(zh_page, "https://x.cn/a", DEFAULT_CONFIG).passes == ("fast",)
+    unweighted = ExtractionSettings(cjk_char_weight=1)
+    assert extract_article(zh_page, "https://x.cn/a", DEFAULT_CONFIG, unweighted).passes[:2] == ("fast", "full")
+    english = _page(f"<article>{_paragraphs(SENTENCES[:3])}</article>")  # about 330 characters
+    assert extract_article(english, "https://x.org/a", DEFAULT_CONFIG).passes[:2] == ("fast", "full")
