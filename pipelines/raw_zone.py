@@ -4,9 +4,9 @@
 plain writer and reader, shared by the crawl, the clean stage and WARC backfills.
 
 A WARC file is written locally and published whole (write-once), so readers never see a partial
-file. The crawl first appends its pages to a local spool file; a worker process turns each full spool
-into the WARC file (record digests and gzip, most of the raw zone's cost), off the reactor's thread. A crawl killed mid-way loses only its unpublished pages, and it has not saved its fetch state
-either (that happens at spider close), so the next crawl fetches them again; pages that were published
+file. The crawl first appends its pages to local spool files; a compressor process turns them into WARC
+records (record digests and gzip, most of the raw zone's cost), off the reactor's thread. A crawl
+killed mid-way loses only its unpublished pages, and it has not saved its fetch state either (that happens at spider close), so the next crawl fetches them again; pages that were published
 clean into the same content-hashed documents as their refetched copies.
 """
 
@@ -68,6 +68,11 @@ class _Chunk:
     spool: Path
     records: int
     compressor: WarcCompressor | None = None
+
+    @property
+    def warc(self) -> Path:
+        """Where the chunk's compressed records go."""
+        return self.spool.with_suffix(".warc.gz")
 
 
 @dataclass
@@ -375,7 +380,7 @@ class RawWarcWriter:
         if self.compressor is not None:
             try:
                 compressor = self.compressor()
-                compressor.submit(chunk.spool, chunk.spool.with_suffix(".warc.gz"))
+                compressor.submit(chunk.spool, chunk.warc)
                 chunk.compressor = compressor
             except CompressorDied:
                 pass  # compressed by compress(), in that thread
@@ -396,9 +401,7 @@ class RawWarcWriter:
         the chunks' files are deleted once it is complete. A WARC file is returned as it is."""
         if not sealed.spooled:
             return sealed
-        parts = []
         for chunk in sealed.chunks:
-            part = chunk.spool.with_suffix(".warc.gz")
             try:
                 records = chunk.compressor.result(chunk.spool) if chunk.compressor is not None else None
             except CompressorDied:
@@ -406,17 +409,16 @@ class RawWarcWriter:
                 logger.warning("raw zone: the WARC compressor process died; compressing %s here", chunk.spool)
                 records = None
             if records is None:
-                records = compress_spool(str(chunk.spool), str(part))
+                records = compress_spool(str(chunk.spool), str(chunk.warc))
             if records != chunk.records:
                 raise ValueError(f"{chunk.spool}: {records} records read back of {chunk.records} written")
-            parts.append(part)
         with open(sealed.path, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as src:
+            for chunk in sealed.chunks:
+                with open(chunk.warc, "rb") as src:
                     shutil.copyfileobj(src, out, 1 << 20)
         for chunk in sealed.chunks:
             chunk.spool.unlink(missing_ok=True)
-            chunk.spool.with_suffix(".warc.gz").unlink(missing_ok=True)
+            chunk.warc.unlink(missing_ok=True)
         return dataclasses.replace(sealed, spooled=False, chunks=())
 
     def publish(self, sealed: SealedWarc) -> dict[str, Any]:

@@ -352,6 +352,17 @@ class Stats:
         self.values[key] = self.values.get(key, 0) + count
 
 
+# A crawl reject as the spider yields it.
+FAILURE = {
+    "kind": "failure",
+    "url": "https://example.com/x",
+    "source": "example",
+    "reason": "fetch_failed",
+    "detail": "timeout",
+    "fetched_at": "2026-11-20T08:00:00Z",
+}
+
+
 def pipeline_for(
     store: LocalStore, max_records: int, patience: float = 0.0
 ) -> tuple[RawZonePipeline, SimpleNamespace]:
@@ -405,14 +416,7 @@ def test_at_close_the_store_gets_time_to_come_back(tmp_path: Path) -> None:
     store = FlakyStore(tmp_path / "store", failures=3)
     pipeline, crawler = pipeline_for(store, max_records=10, patience=30)
     pipeline.retry_delays = (0.1, 0.2, 0.4)
-    failure = {
-        "kind": "failure",
-        "url": "https://example.com/x",
-        "source": "example",
-        "reason": "fetch_failed",
-        "detail": "timeout",
-        "fetched_at": "2026-11-20T08:00:00Z",
-    }
+    failure = dict(FAILURE)
 
     async def crawl() -> None:
         await pipeline.process_item(dict(failure))
@@ -485,14 +489,7 @@ def test_a_page_that_cannot_be_written_locally_keeps_the_old_fetch_state(tmp_pat
 def test_failure_items_become_crawl_rejects(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "store")
     pipeline, _ = pipeline_for(store, max_records=10)
-    failure = {
-        "kind": "failure",
-        "url": "https://example.com/x",
-        "source": "example",
-        "reason": "fetch_failed",
-        "detail": "timeout",
-        "fetched_at": "2026-11-20T08:00:00Z",
-    }
+    failure = dict(FAILURE)
 
     async def crawl() -> None:
         await pipeline.process_item(dict(failure))
