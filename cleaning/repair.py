@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 
 import ftfy
-from ftfy.badness import is_bad
+from ftfy.badness import BADNESS_RE, is_bad
 
 from cleaning.mojibake.detect import (
     DEFAULT_THRESHOLDS,
@@ -42,6 +42,7 @@ from cleaning.mojibake.detect import (
     might_be_legacy,
 )
 from cleaning.mojibake.model import default_model
+from cleaning.patterns import clue_characters
 from cleaning.records import Repair
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,25 @@ _FTFY_TRIGGER = re.compile("[&\x1b\x80-\x9f\ud800-\udfff]")
 # ASCII, and ``is_bad`` on all of it costs more than the rest of the repair).
 _NON_ASCII_STRETCH = re.compile(r"[^\x00-\x7f]+(?:[\x00-\x7f]{1,6}[^\x00-\x7f]+)*")
 _BAD_AT_LINE_START = re.compile("(?:^|\n)[ÃÂ] ")  # ftfy checks each line, where '^' is a line start
+# Characters of correct text that ftfy's mojibake classes also hold; the clue characters avoid them.
+_COMMON_IN_TEXT = frozenset("‘’“”–—…«»\xa0·°©®™€£")
+
+
+def _clue_weight(char: str) -> int:
+    """How often ``char`` turns up in correct text, roughly: a clue set of rare characters is wanted."""
+    if char.isascii() or char in _COMMON_IN_TEXT:
+        return 1000
+    return 10 if char.islower() else 5 if char.isalpha() else 1
+
+
+# ftfy's badness alternatives each need one mojibake character; the clues are a set of them that correct
+# news text rarely holds (not curly quotes or dashes), so most texts skip ``is_bad`` after one scan.
+_BADNESS_CLUES = clue_characters(BADNESS_RE, _clue_weight)
+_BAD_CLUE = (
+    re.compile("[" + "".join(re.escape(c) for c in sorted(_BADNESS_CLUES | set("ÃÂ"))) + "]")
+    if _BADNESS_CLUES is not None
+    else None
+)
 
 
 def might_be_bad(text: str) -> bool:
@@ -106,6 +126,8 @@ def might_be_bad(text: str) -> bool:
     >>> might_be_bad("Plain text with “quotes” and café."), might_be_bad("The café â€” ok")
     (False, True)
     """
+    if _BAD_CLUE is not None and _BAD_CLUE.search(text) is None:
+        return False  # most news text: curly quotes and dashes, none of the clue characters
     if len(text) < 200:
         return is_bad(text) or _BAD_AT_LINE_START.search(text) is not None
     stretches = [text[max(0, m.start() - 3) : m.end() + 3] for m in _NON_ASCII_STRETCH.finditer(text)]

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleaning.normalize import content_sha256, normalize_text
 from cleaning.urls import canonicalize
@@ -23,6 +27,28 @@ NORMALIZE = [
 def test_normalize_text(raw: str, expected: str) -> None:
     assert normalize_text(raw) == expected
     assert normalize_text(expected) == expected  # idempotent
+
+
+def _normalize_by_definition(text: str) -> str:
+    """``normalize_text`` as its docstring defines it, one regular expression per step."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = re.sub(r"[\u200b\u200e\u200f\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+    text = re.sub(r" {2,}", " ", re.sub(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f]+", " ", text))
+    lines = [line.strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab é\u0301\t\n\r\u00a0\u2009\u200b\x00\x7f\u2028\u2029\u3000\ufeff"))
+        | st.characters()
+    )
+)
+def test_normalize_text_does_what_its_definition_does(text: str) -> None:
+    """The substring pre-checks and repeated replacements give what one regular expression per step gives."""
+    assert normalize_text(text) == _normalize_by_definition(text)
 
 
 def test_content_sha256_is_sha256_of_utf8() -> None:
