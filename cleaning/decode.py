@@ -108,6 +108,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
 )
+_ANY_SIGNATURE = tuple(signature for signature, _ in _SIGNATURES)
 _RIFF_KINDS = {b"WEBP": "webp", b"WAVE": "wav", b"AVI ": "avi"}
 _CONTROL_BYTES = bytes(sorted(frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}))
 
@@ -119,9 +120,10 @@ def binary_kind(body: bytes, config: DecodeConfig = DEFAULT_DECODE_CONFIG) -> st
     ('pdf', None, 'nul bytes')
     """
     head = body.lstrip(b"\t\n\r ")[:16]
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            return kind
+    if head.startswith(_ANY_SIGNATURE):  # one call in C; the loop only names the match
+        for signature, kind in _SIGNATURES:
+            if head.startswith(signature):
+                return kind
     if head.startswith(b"RIFF") and head[8:12] in _RIFF_KINDS:
         return _RIFF_KINDS[head[8:12]]
     if head[4:8] == b"ftyp":
@@ -140,8 +142,8 @@ def binary_kind(body: bytes, config: DecodeConfig = DEFAULT_DECODE_CONFIG) -> st
 
 def _utf16_order(sample: bytes) -> str | None:
     """``utf-16-le``/``utf-16-be`` for BOM-less UTF-16 of mostly ASCII text (NULs on every other byte)."""
-    if len(sample) < 8:
-        return None
+    if len(sample) < 8 or sample.count(0) <= 0.4 * (len(sample) // 2):
+        return None  # too few NULs for either half to be 40% NUL (one count in C, not two slices)
     even, odd = sample[0::2], sample[1::2]
     for zeros, chars, order in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
         if zeros.count(0) > 0.4 * len(zeros) and chars.count(0) < 0.05 * len(chars):
