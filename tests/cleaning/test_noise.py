@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleaning.noise import default_rules, is_date_line, load_rules, strip_noise_lines, strip_page_echoes
 from cleaning.normalize import normalize_text
@@ -111,3 +113,37 @@ def test_rules_are_versioned_and_loadable() -> None:
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+_NOISE_WORDS = st.sampled_from(
+    [
+        "Copyright 2021 The Daily",
+        "Photo: Reuters",
+        "image credit",
+        "Listen to our podcast",
+        "Click to tweet",
+        "Follow us on Twitter",
+        "cookie",
+        "newsletter",
+        "The minister said on Monday that talks would resume.",
+        "ΟΔΟΣ ΣΟΦΟΚΛΕΟΥΣ",
+        "İstanbul",
+        "and",
+        "•",
+        "\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NOISE_WORDS, max_size=30))
+def test_screening_rules_by_the_whole_text_changes_nothing(parts: list[str]) -> None:
+    """Rules skipped because their required words are nowhere in the text would not have run on any line."""
+    from unittest import mock
+
+    import cleaning.noise
+
+    text = " ".join(parts)
+    screened = strip_noise_lines(text)
+    with mock.patch.object(cleaning.noise, "_rules_without_their_words", return_value=frozenset()):
+        assert strip_noise_lines(text) == screened
