@@ -666,10 +666,20 @@ _SHORT_CJK_RUN = re.compile("[\u3400-\u9fff\uf900-\ufaff\uac00-\ud7a3]{1,3}")
 # Every character a match of ``_suspicious_re()`` or ``_SHORT_CJK_RUN`` can start with: C1 controls, box
 # drawing, private use, U+FFFD, the supplementary ideograph and private planes, and the CJK, hangul and
 # half-width katakana blocks the rare and unseen characters are taken from.
+# The class is split: a class of basic-plane characters is matched through a table, one with
+# supplementary-plane ranges range by range (twice the time per character); most text has no
+# supplementary-plane characters, which one encode shows.
 _MAY_BE_SUSPICIOUS = re.compile(
-    "[\x80-\x9f\u2500-\u259f\u2e80-\u2fdf\u3400-\u9fff\uac00-\ud7a3\ue000-\ufaff"
-    "\uff61-\uff9f\ufffd\U00020000-\U0003ffff\U000f0000-\U0010ffff]"
+    "[\x80-\x9f\u2500-\u259f\u2e80-\u2fdf\u3400-\u9fff\uac00-\ud7a3\ue000-\ufaff\uff61-\uff9f\ufffd]"
 )
+_MAY_BE_SUSPICIOUS_ASTRAL = re.compile("[\U00020000-\U0003ffff\U000f0000-\U0010ffff]")
+
+
+def _may_be_suspicious(text: str) -> bool:
+    if _MAY_BE_SUSPICIOUS.search(text) is not None:
+        return True
+    has_astral = len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text)
+    return has_astral and _MAY_BE_SUSPICIOUS_ASTRAL.search(text) is not None
 
 
 def suspicious_runs(text: str) -> list[tuple[int, int]]:
@@ -680,7 +690,7 @@ def suspicious_runs(text: str) -> list[tuple[int, int]]:
     >>> suspicious_runs("Copyright 漏 1999"), suspicious_runs("2021年3月")
     ([(10, 11)], [])
     """
-    if _MAY_BE_SUSPICIOUS.search(text) is None:  # most text: one scan with a small class, not two
+    if not _may_be_suspicious(text):  # most text: one scan with a small class, not two
         return []
     sus = _suspicious_re()
     if sus.search(text) is None and _SHORT_CJK_RUN.search(text) is None:

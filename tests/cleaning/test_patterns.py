@@ -85,3 +85,20 @@ def test_clue_characters_refuse_what_they_cannot_read() -> None:
     assert clue_characters(re.compile("(?i)abc"), len) is None  # case-insensitive: sets would need closing
     assert clue_characters(re.compile(r"[^a]b|c"), len) == frozenset("bc")
     assert clue_characters(re.compile(r".+"), len) is None
+
+
+_SUSPICIOUS_BY_DEFINITION = re.compile(
+    "[\x80-\x9f\u2500-\u259f\u2e80-\u2fdf\u3400-\u9fff\uac00-\ud7a3\ue000-\ufaff"
+    "\uff61-\uff9f\ufffd\U00020000-\U0003ffff\U000f0000-\U0010ffff]"
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=()))
+    | st.text(alphabet="ab’“中\U00020001😀\ufffd\ud800")
+)
+def test_split_suspicious_class_is_the_whole_class(text: str) -> None:
+    from cleaning.mojibake.detect import _may_be_suspicious
+
+    assert _may_be_suspicious(text) == (_SUSPICIOUS_BY_DEFINITION.search(text) is not None)
