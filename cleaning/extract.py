@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from copy import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import trafilatura
+from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
@@ -160,7 +162,9 @@ def extract_article(
     )
     passes: tuple[str, ...] = ("fast",) if settings.first_pass_fast else ("full",)
     dump = looks_like_dump(text, settings)
-    if settings.first_pass_fast and (dump or _weighted_length(text, settings) < settings.min_first_pass_chars):
+    if settings.first_pass_fast and (
+        dump or _weighted_length(text, settings) < settings.min_first_pass_chars
+    ):
         full = _trafilatura_text(
             tree, url, fast=False, precision=config.favor_precision, recall=config.favor_recall, tables=tables
         )
@@ -224,12 +228,18 @@ def _key(text: str) -> str:
     ``" ".join(text.split())`` is ``_SPACE.sub(" ", text).strip()`` (both split on ``str.isspace``
     characters), at a third of the cost. Collapsing a prefix of the text gives a prefix of the collapsed
     text, so a long text (a container's whole ``text_content()``) is collapsed only as far as the key
-    reaches.
+    reaches; and most texts (extracted lines, paragraphs) start with a run that needs no collapsing at
+    all (see ``_settled``): then nothing is split.
 
     >>> text = "  The  Minister said " + "x" * 500
     >>> _key(text), _key(text) == _key_of_all(text)
     ('the minister said xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', True)
+    >>> _key("The Minister said on Monday that talks would resume next week.")
+    'the minister said on monday that talks would resume next wee'
     """
+    head = text[:_KEY_CHARS]
+    if _settled(head):
+        return head.lower()[:_KEY_CHARS]
     if len(text) > _KEY_PREFIX:
         key = _key_of_prefix(text)
         if key is not None:
@@ -239,8 +249,27 @@ def _key(text: str) -> str:
 
 def _key_of_prefix(prefix: str) -> str | None:
     """The key of every text that starts with ``prefix``, when the prefix is long enough to decide it."""
+    head = prefix[:_KEY_CHARS]
+    if len(head) == _KEY_CHARS and _settled(head):
+        return head.lower()[:_KEY_CHARS]
     head = " ".join(prefix[:_KEY_PREFIX].split())
     return head[:_KEY_CHARS].lower()[:_KEY_CHARS] if len(head) >= _KEY_CHARS else None
+
+
+def _settled(head: str) -> bool:
+    """Whether ``head``, the start of a text, is also the start of the collapsed text and lower-cases
+    alone as it does within the text, so that a key is cut from it directly.
+
+    That holds when it has no whitespace but single spaces between words (``str.isprintable`` is false
+    for every whitespace character except the space) and no capital sigma: the one character whose lower
+    case depends on the characters after it (σ, or ς at the end of a word).
+
+    >>> _settled("The minister said"), _settled(" The minister"), _settled("The  minister")
+    (True, False, False)
+    >>> _settled("The minister\\nsaid"), _settled("The minister "), _settled("ΣΟΦΙΑ")
+    (False, False, False)
+    """
+    return head.isprintable() and "  " not in head and " " not in (head[:1], head[-1:]) and "Σ" not in head
 
 
 _KEY_PREFIX = 4 * _KEY_CHARS
@@ -249,6 +278,21 @@ _KEY_PREFIX = 4 * _KEY_CHARS
 def _key_of_all(text: str) -> str:
     """The definition ``_key`` computes faster."""
     return _SPACE.sub(" ", text).strip().lower()[:_KEY_CHARS]
+
+
+def _text_content(el: HtmlElement) -> str:
+    """``el.text_content()``, cheaper: a leaf's text is its own, and lxml's text serialisation makes the
+    same libxml2 walk as the XPath ``string()`` behind ``text_content()`` without setting up an XPath
+    evaluation (half the cost; the structural check takes the text of most block elements).
+
+    >>> from lxml.html import fragment_fromstring
+    >>> el = fragment_fromstring("<p>A <b>bold</b> move</p>")
+    >>> _text_content(el), _text_content(el[0]), _text_content(el) == el.text_content()
+    ('A bold move', 'bold', True)
+    """
+    if len(el) == 0:  # no child elements, comments or processing instructions: only text
+        return el.text or ""
+    return etree.tostring(el, method="text", encoding=str, with_tail=False)
 
 
 def _collapse(text: str) -> str:
@@ -265,26 +309,40 @@ class StructureCheck:
 
     def __init__(self, tree: HtmlElement, settings: ExtractionSettings = DEFAULT_EXTRACTION_SETTINGS) -> None:
         self.settings = settings
+        # The page's block elements by key, the first of each key in document order. Indexed only as
+        # far as lookups need (``_find``): the extracted lines usually map to elements before the end
+        # of the page (its footer, related links), which are then never visited.
         self.index: dict[str, HtmlElement] = {}
+        self._unindexed: Iterator[HtmlElement] | None = tree.iter(*_BLOCK_TAGS)
         # Each line is looked up by every step of the check, and each mapped element's ancestors
         # walked by two: both kept (a third of the check's time on the benchmark pages).
         self._lines: dict[str, HtmlElement | None] = {}
         self._ancestors: dict[HtmlElement, list[HtmlElement]] = {}
-        for el in tree.iter(*_BLOCK_TAGS):
+
+    def _find(self, key: str) -> HtmlElement | None:
+        """The first block element whose text has this key, indexing the elements up to it."""
+        found = self.index.get(key)
+        if found is not None or self._unindexed is None:
+            return found
+        for el in self._unindexed:
             own = el.text
             if el.tag == "div" and not (own and len(own.strip()) >= 20):
                 continue  # a div counts only when it holds text itself, not just child blocks
             # The element's text starts with its own text: when that decides the key, the whole
             # text (text_content(), a copy of all its descendants' text) is not needed.
-            key = (own and len(own) >= _KEY_CHARS and _key_of_prefix(own)) or _key(el.text_content())
-            if len(key) >= _MIN_KEY_CHARS and key not in self.index:
-                self.index[key] = el
+            el_key = (own and len(own) >= _KEY_CHARS and _key_of_prefix(own)) or _key(_text_content(el))
+            if len(el_key) >= _MIN_KEY_CHARS and el_key not in self.index:
+                self.index[el_key] = el
+                if el_key == key:
+                    return el
+        self._unindexed = None  # all indexed
+        return None
 
     def element_of(self, line: str) -> HtmlElement | None:
         if line in self._lines:
             return self._lines[line]
         key = _key(_LIST_MARKER.sub("", line.strip(), count=1))
-        el = self.index.get(key) if len(key) >= _MIN_KEY_CHARS else None
+        el = self._find(key) if len(key) >= _MIN_KEY_CHARS else None
         self._lines[line] = el
         return el
 
@@ -305,11 +363,11 @@ class StructureCheck:
             if parent.tag == "a" and not (parent.get("href") or "#").startswith(("#", "javascript")):
                 return 1.0
             parent = parent.getparent()
-        total = len(_collapse(el.text_content()))
+        total = len(_collapse(_text_content(el)))
         if not total:
             return 0.0
         linked = sum(
-            len(_collapse(a.text_content()))
+            len(_collapse(_text_content(a)))
             for a in el.iter("a")
             if not (a.get("href") or "#").startswith(("#", "javascript"))
         )
@@ -357,10 +415,12 @@ class StructureCheck:
         own = {u.split("#")[0].rstrip("/") for u in own_urls if u}
         targets: set[str] = set()
         for el in mapped:
-            inside = set(el.iter("a"))
+            inside: set[HtmlElement] | None = None  # the line's own links: taken only when a card is seen
             for depth, anc in enumerate(self.ancestors(el)):
                 if depth >= max_depth or per_ancestor.get(anc, 0) > 1:
-                    break
+                    break  # an article's paragraphs: at once (they share their parent)
+                if inside is None:
+                    inside = set(el.iter("a"))
                 href = next(
                     (
                         h
@@ -368,7 +428,7 @@ class StructureCheck:
                         if a not in inside
                         and not (h := (a.get("href") or "#").strip()).startswith(("#", "javascript"))
                         and h.split("#")[0].rstrip("/") not in own
-                        and len(a.text_content().split()) >= 3
+                        and len(_text_content(a).split()) >= 3
                     ),
                     None,
                 )
@@ -378,16 +438,28 @@ class StructureCheck:
         return len(targets), len(mapped)
 
     def _container(self, elements: list[tuple[HtmlElement, int]]) -> HtmlElement | None:
-        """The deepest element holding at least 70% of the matched text."""
+        """The deepest element holding at least 70% of the matched text.
+
+        The elements holding that much are one chain down from the root (two elements neither inside
+        the other would together hold more than the whole), so the deepest one is, for some matched
+        element, the nearest of its ancestors-or-self holding enough: only those nearest ones' depths
+        are compared, not every ancestor's recorded.
+        """
         total = sum(n for _, n in elements)
         weight: dict[HtmlElement, int] = {}
-        depth: dict[HtmlElement, int] = {}
         for el, n in elements:
-            for d, anc in enumerate(reversed([el, *self.ancestors(el)])):
+            weight[el] = weight.get(el, 0) + n
+            for anc in self.ancestors(el):
                 weight[anc] = weight.get(anc, 0) + n
-                depth[anc] = d
-        held = [anc for anc, w in weight.items() if w >= 0.7 * total]
-        return max(held, key=lambda a: depth[a]) if held else None
+        deepest, deepest_depth = None, -1
+        for el, _ in elements:
+            chain = [el, *self.ancestors(el)]
+            for height, anc in enumerate(chain):
+                if weight[anc] >= 0.7 * total:
+                    if len(chain) - height > deepest_depth:
+                        deepest, deepest_depth = anc, len(chain) - height
+                    break
+        return deepest
 
     def extend_with_siblings(self, text: str) -> str:
         """Append paragraphs of sibling containers that share the extracted container's tag and class."""
@@ -402,20 +474,23 @@ class StructureCheck:
         container = self._container([(el, len(lines[i])) for i, el in mapped])
         if container is None:
             return text
-        have = {_key(line) for line in lines}
+        have: set[str] | None = None  # keys of the lines, once a sibling needs comparing (most have none)
         for level in (container, container.getparent()):
             if level is None or level.getparent() is None:
                 continue
             before: list[str] = []
             after: list[str] = []
             seen_self = False
+            signature = _signature(level)
             for sibling in level.getparent():
                 if sibling is level:
                     seen_self = True
                     continue
-                if _signature(sibling) != _signature(level):
+                if _signature(sibling) != signature:
                     continue
-                paragraphs = [_collapse(p.text_content()) for p in sibling.iter("p")]
+                if have is None:
+                    have = {_key(line) for line in lines}
+                paragraphs = [_collapse(_text_content(p)) for p in sibling.iter("p")]
                 new = [p for p in paragraphs if p and _key(p) not in have]
                 if sum(len(p) for p in new) < self.settings.sibling_min_chars:
                     continue

@@ -93,7 +93,7 @@ class FetchState:
             gz.write(f'{head[:-1]},"urls":{{'.encode())
             for n, url in enumerate(sorted(self.urls)):
                 entry = json.dumps(self.urls[url].to_dict(), separators=(",", ":"))
-                gz.write(f'{"," if n else ""}{json.dumps(url)}:{entry}'.encode())
+                gz.write(f"{',' if n else ''}{json.dumps(url)}:{entry}".encode())
             gz.write(b"}}")
         return out.getvalue()
 
@@ -107,4 +107,6 @@ class FetchState:
         while raw:  # popped as converted: the parsed JSON and the states are not both held whole
             u, s = raw.popitem()
             urls[u] = UrlState(**{k: _shared(k, v) for k, v in s.items() if k in _FIELDS})
-        return cls(source, urls, bool(payload.get("distrust_validators")), int(payload.get("validator_failures", 0)))
+        return cls(
+            source, urls, bool(payload.get("distrust_validators")), int(payload.get("validator_failures", 0))
+        )

@@ -113,6 +113,8 @@ def _is_byline(el: HtmlElement) -> bool:
         return False
     if "byline" in cls or "author-name" in cls:
         return True
+    if "author" not in cls and "source" not in cls:
+        return False  # neither can then be a word of it (most classes: no need to split them)
     words = _class_words(el)
     return " author " in words or " source " in words
 
@@ -129,6 +131,32 @@ def _is_dateline(el: HtmlElement) -> bool:
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
 _URL_DATE_COMPACT = re.compile(r"[/_-]((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
 _SPACE = re.compile(r"\s+")
+_RFC_2822_END = re.compile(r"\d{1,2}:\d{2}(:\d{2})?\s+[+-]\d{4}$|GMT$")
+_ISO_START = re.compile(r"^\d{4}-?\d{2}-?\d{2}")
+_ISO_SPACE_BEFORE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d")
+_ISO_DATE_PARTS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_ISO_DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+_AUTHOR_SEPARATOR = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\by\b|\be\b|\bet\b)\s*")
+_BY = re.compile(r"^(by|von|por|par|di|door|av)\s*:?\s+", re.IGNORECASE)
+_LETTER = re.compile(r"[^\W\d_]")
+_NOT_WORD = re.compile(r"[^\w]+")
+_TITLE_SEPARATOR = re.compile(r"\s+[|–—:·•»-]\s+")
+_UPDATED = re.compile(
+    r"^\W*(updated|last (updated|modified)|atualizado|actualizado|mis à jour|aktualisiert|aggiornato)\b",
+    re.IGNORECASE,
+)
+_BY_NAMES = re.compile(r"\bby\s+(.+)$", re.IGNORECASE)
+
+
+def _collapse(text: str) -> str:
+    """``_SPACE.sub(" ", text).strip()`` at a third of the cost (both split on ``str.isspace``
+    characters).
+
+    >>> _collapse("  Jane\\n\\t Doe ")
+    'Jane Doe'
+    """
+    return " ".join(text.split())
+
 
 MONTHS = {
     name: number
@@ -203,13 +231,13 @@ def normalize_date(value: str | None, *, dayfirst: bool = True) -> str | None:
     """
     if not value:
         return None
-    text = _SPACE.sub(" ", str(value)).strip()
+    text = _collapse(str(value))
     if not text:
         return None
     iso = _from_iso(text)
     if iso:
         return iso
-    if re.search(r"\d{1,2}:\d{2}(:\d{2})?\s+[+-]\d{4}$|GMT$", text):
+    if _RFC_2822_END.search(text):
         try:
             return parsedate_to_datetime(text).isoformat()
         except (TypeError, ValueError, IndexError):
@@ -218,17 +246,17 @@ def normalize_date(value: str | None, *, dayfirst: bool = True) -> str | None:
 
 
 def _from_iso(text: str) -> str | None:
-    if not re.match(r"^\d{4}-?\d{2}-?\d{2}", text):
+    if not _ISO_START.match(text):
         return None
-    candidate = text.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", text) else text
+    candidate = text.replace(" ", "T", 1) if _ISO_SPACE_BEFORE_TIME.match(text) else text
     try:
         parsed = datetime.fromisoformat(candidate)
     except ValueError:
-        m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", text)
+        m = _ISO_DATE_PARTS.match(text)
         return _valid_date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
     if not _plausible_year(parsed.year):
         return None
-    if re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", text):
+    if _ISO_DATE_ONLY.fullmatch(text):
         return parsed.date().isoformat()
     return parsed.isoformat()
 
@@ -312,15 +340,11 @@ def clean_authors(names: Iterable[str], *, site_names: Sequence[str] = ()) -> li
     sites = {_fold(s) for s in site_names if s}
     out: list[str] = []
     for raw in names:
-        for part in re.split(
-            r"\s*(?:,|;|\||&|\band\b|\bund\b|\by\b|\be\b|\bet\b)\s*", _SPACE.sub(" ", raw or "")
-        ):
-            name = re.sub(
-                r"^(by|von|por|par|di|door|av)\s*:?\s+", "", part.strip(), flags=re.IGNORECASE
-            ).strip(" .-–—·")
+        for part in _AUTHOR_SEPARATOR.split(_SPACE.sub(" ", raw or "")):
+            name = _BY.sub("", part.strip()).strip(" .-–—·")
             if not name or "@" in name or "://" in name or name.startswith("www."):
                 continue
-            if not (2 <= len(name) <= 60) or len(name.split()) > 6 or not re.search(r"[^\W\d_]", name):
+            if not (2 <= len(name) <= 60) or len(name.split()) > 6 or not _LETTER.search(name):
                 continue
             folded = _fold(name)
             if _NOT_A_PERSON.search(name) or folded in sites:
@@ -331,8 +355,7 @@ def clean_authors(names: Iterable[str], *, site_names: Sequence[str] = ()) -> li
 
 
 def _fold(value: str) -> str:
-    folded = re.sub(r"[^\w]+", " ", value.lower()).strip()
-    return re.sub(r"^the ", "", folded)
+    return _NOT_WORD.sub(" ", value.lower()).strip().removeprefix("the ")
 
 
 # --- reading the page ----------------------------------------------------------------------------------
@@ -397,7 +420,7 @@ def _text(value: Any) -> str | None:
         value = value[0] if value else None
     if isinstance(value, dict):
         value = value.get("@id") or value.get("url") or value.get("name")
-    return _SPACE.sub(" ", value).strip() or None if isinstance(value, str) else None
+    return _collapse(value) or None if isinstance(value, str) else None
 
 
 def _meta(metas: Iterable[HtmlElement]) -> dict[str, str]:
@@ -416,7 +439,7 @@ def _meta(metas: Iterable[HtmlElement]) -> dict[str, str]:
 
 def _strip_site(title: str, sites: Sequence[str]) -> str:
     """``"Story headline | Site"`` → ``"Story headline"`` when the tail is the site's name."""
-    parts = re.split(r"\s+[|–—:·•»-]\s+", title)
+    parts = _TITLE_SEPARATOR.split(title)
     if len(parts) > 1:
         folded_sites = {_fold(s) for s in sites if s}
         if _fold(parts[-1]) in folded_sites or (
@@ -485,15 +508,15 @@ def read_page_metadata(tree: HtmlElement, url: str) -> PageMetadata:
     sites = [v for v in (meta.get("og:site_name"), publisher_name, meta.get("application-name")) if v]
 
     title_tag = (found.title.text or "") if found.title is not None else None
-    h1 = _SPACE.sub(" ", found.h1.text_content()).strip() if found.h1 is not None else None
+    h1 = _collapse(found.h1.text_content()) if found.h1 is not None else None
     candidates = [
-        _SPACE.sub(" ", c).strip()
+        _collapse(c)
         for c in (meta.get("og:title"), _text(ld.get("headline")), meta.get("twitter:title"), title_tag, h1)
         if c and c.strip()
     ]
-    put("title", _strip_site(_SPACE.sub(" ", meta.get("og:title", "")).strip(), sites), "opengraph")
+    put("title", _strip_site(_collapse(meta.get("og:title", "")), sites), "opengraph")
     put("title", _text(ld.get("headline")), "json-ld")
-    put("title", _strip_site(_SPACE.sub(" ", title_tag or "").strip(), sites), "meta")
+    put("title", _strip_site(_collapse(title_tag or ""), sites), "meta")
 
     # The first declaration that parses wins (the rest are not parsed: ``put`` would ignore them).
     for name, ld_key, meta_keys in (
@@ -536,10 +559,14 @@ def read_page_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         if cleaned:
             authors = Provenanced(cleaned, source)
             break
-    if authors is None and found.h1 is not None:
-        authors = _byline_authors(found.h1, sites)
-    if "published" not in fields and found.h1 is not None:
-        put("published", _dateline_date(found.h1), "byline-text")
+    # The elements after the headline, walked once when both bylines and datelines are searched.
+    near: list[HtmlElement] = []
+    if found.h1 is not None and (authors is None or "published" not in fields):
+        near = _following(found.h1)
+    if authors is None:
+        authors = _byline_authors(near, sites)
+    if "published" not in fields:
+        put("published", _dateline_date(near), "byline-text")
 
     put("description", meta.get("og:description"), "opengraph")
     put("description", meta.get("description"), "meta")
@@ -559,29 +586,29 @@ def read_page_metadata(tree: HtmlElement, url: str) -> PageMetadata:
 
 
 def _short_texts(
-    h1: HtmlElement, test: Callable[[HtmlElement], bool], max_chars: int, limit: int = 8
+    near: list[HtmlElement], test: Callable[[HtmlElement], bool], max_chars: int, limit: int = 8
 ) -> Iterator[str]:
-    found = [el for el in _following(h1) if test(el)]
+    found = [el for el in near if test(el)]
     for el in found[:limit]:
-        text = _SPACE.sub(" ", el.text_content()).strip() if isinstance(el, HtmlElement) else ""
+        text = _collapse(el.text_content()) if isinstance(el, HtmlElement) else ""
         if text and len(text) <= max_chars:
             yield text
 
 
-def _byline_authors(h1: HtmlElement, sites: Sequence[str]) -> Provenanced | None:
+def _byline_authors(near: list[HtmlElement], sites: Sequence[str]) -> Provenanced | None:
     """Names in the page's byline elements (itemprop/rel author, class byline/author/source) after its
-    first ``<h1>``."""
-    for text in _short_texts(h1, _is_byline, 80):
+    first ``<h1>`` (``near``: ``_following(h1)``)."""
+    for text in _short_texts(near, _is_byline, 80):
         names = clean_authors([byline_names(text) or text], site_names=sites)
         if names and all(looks_like_names(n) for n in names):
             return Provenanced(names, "byline-text")
     return None
 
 
-def _dateline_date(h1: HtmlElement) -> str | None:
+def _dateline_date(near: list[HtmlElement]) -> str | None:
     """The first date in the page's dateline elements (class date/time/publish, itemprop datePublished)
-    after its first ``<h1>``."""
-    for text in _short_texts(h1, _is_dateline, 80):
+    after its first ``<h1>`` (``near``: ``_following(h1)``)."""
+    for text in _short_texts(near, _is_dateline, 80):
         if stamp := normalize_date(text):
             return stamp
     return None
@@ -620,18 +647,10 @@ def resolve_metadata(
             credits.append(removal.text)
         elif removal.rule == "dateline":
             stamp = normalize_date(removal.text)
-            kind = (
-                "modified"
-                if re.match(
-                    r"^\W*(updated|last (updated|modified)|atualizado|actualizado|mis à jour|aktualisiert|aggiornato)\b",
-                    removal.text,
-                    re.IGNORECASE,
-                )
-                else "published"
-            )
+            kind = "modified" if _UPDATED.match(removal.text) else "published"
             if stamp and kind not in fields:
                 fields[kind] = Provenanced(stamp, "byline-text")
-            if not authors and (names := re.search(r"\bby\s+(.+)$", removal.text, re.IGNORECASE)):
+            if not authors and (names := _BY_NAMES.search(removal.text)):
                 authors = clean_authors([names.group(1)], site_names=sites)
                 if authors:
                     fields["authors"] = Provenanced(authors, "byline-text")

@@ -133,6 +133,83 @@ def test_a_short_cjk_text_counts_as_complete_where_as_many_latin_characters_woul
     zh_page = _page(f"<article>{_paragraphs(ZH_SENTENCES)}</article>").replace("lang='en'", "lang='zh'")
     assert extract_article(zh_page, "https://x.cn/a", DEFAULT_CONFIG).passes == ("fast",)
     unweighted = ExtractionSettings(cjk_char_weight=1)
-    assert extract_article(zh_page, "https://x.cn/a", DEFAULT_CONFIG, unweighted).passes[:2] == ("fast", "full")
+    assert extract_article(zh_page, "https://x.cn/a", DEFAULT_CONFIG, unweighted).passes[:2] == (
+        "fast",
+        "full",
+    )
     english = _page(f"<article>{_paragraphs(SENTENCES[:3])}</article>")  # about 330 characters
     assert extract_article(english, "https://x.org/a", DEFAULT_CONFIG).passes[:2] == ("fast", "full")
+
+
+# --- the structural check's shortcuts against their definitions, on real pages -----------------------
+
+
+def _benchmark_trees(count: int) -> list[object]:
+    from cleaning.decode import decode_html
+    from cleaning.extract import parse_html
+
+    paths = sorted(BENCHMARK.glob("*.html.gz"))
+    step = max(1, len(paths) // count)
+    return [parse_html(decode_html(gzip.decompress(p.read_bytes())).text) for p in paths[::step][:count]]
+
+
+def test_text_content_shortcut_is_text_content() -> None:
+    from cleaning.extract import _BLOCK_TAGS, _text_content
+
+    checked = 0
+    for tree in _benchmark_trees(12):
+        for el in tree.iter(*_BLOCK_TAGS, "a"):  # type: ignore[attr-defined]
+            assert _text_content(el) == el.text_content()
+            checked += 1
+    assert checked > 1000
+
+
+def test_lazy_index_finds_the_first_element_of_each_key() -> None:
+    """Looking keys up while indexing on demand gives what an index of the whole page gives: the first
+    block element in document order with that key, or nothing."""
+    import random
+
+    from cleaning.extract import _BLOCK_TAGS, _MIN_KEY_CHARS, StructureCheck, _key
+
+    rng = random.Random(5)
+    for tree in _benchmark_trees(8):
+        first: dict[str, object] = {}
+        for el in tree.iter(*_BLOCK_TAGS):  # type: ignore[attr-defined]
+            if el.tag == "div" and not (el.text and len(el.text.strip()) >= 20):
+                continue
+            key = _key(el.text_content())
+            if len(key) >= _MIN_KEY_CHARS:
+                first.setdefault(key, el)
+        keys = [*first, "no such line in this page at all, anywhere"]
+        rng.shuffle(keys)
+        check = StructureCheck(tree)  # type: ignore[arg-type]
+        for key in keys:
+            assert check._find(key) is first.get(key)
+
+
+def test_container_is_the_deepest_element_holding_most_of_the_text() -> None:
+    import random
+
+    from cleaning.extract import _BLOCK_TAGS, StructureCheck
+
+    def by_definition(elements: list[tuple[object, int]]) -> object | None:
+        total = sum(n for _, n in elements)
+        weight: dict[object, int] = {}
+        depth: dict[object, int] = {}
+        for el, n in elements:
+            for d, anc in enumerate(reversed([el, *el.iterancestors()])):  # type: ignore[attr-defined]
+                weight[anc] = weight.get(anc, 0) + n
+                depth[anc] = d
+        held = [anc for anc, w in weight.items() if w >= 0.7 * total]
+        return max(held, key=lambda a: depth[a]) if held else None
+
+    rng = random.Random(1)
+    for tree in _benchmark_trees(10):
+        els = list(tree.iter(*_BLOCK_TAGS))  # type: ignore[attr-defined]
+        check = StructureCheck(tree)  # type: ignore[arg-type]
+        for _ in range(100):
+            k = rng.randint(1, min(30, len(els)))
+            i = rng.randrange(len(els))
+            chosen = els[i : i + k] if rng.random() < 0.5 else rng.sample(els, k)
+            elements = [(e, rng.randint(1, 300)) for e in chosen + rng.sample(chosen, len(chosen) // 3)]
+            assert check._container(elements) is by_definition(elements)
