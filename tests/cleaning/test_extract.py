@@ -213,3 +213,54 @@ def test_container_is_the_deepest_element_holding_most_of_the_text() -> None:
             chosen = els[i : i + k] if rng.random() < 0.5 else rng.sample(els, k)
             elements = [(e, rng.randint(1, 300)) for e in chosen + rng.sample(chosen, len(chosen) // 3)]
             assert check._container(elements) is by_definition(elements)
+
+
+_PARSE_EDGES = [
+    "<html/>",
+    "<p>x</p>",
+    "<?xml version='1.0' encoding='utf-8'?><html><body><p>hi</p></body></html>",
+    "<?xml version='1.0' encoding='latin-1'?><html><body><p>hé</p></body></html>",
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "http://www.w3.org/TR/xhtml1/DTD/x.dtd">\n<html><body>x</body></html>',
+    "<!DOCTYPE x/y><html><body><p>no line break</p></body></html>",
+    '<html lang="en"/>\n<body><p>self-closing html</p></body>',
+    "<html><body><p>nul\x00 and \x0b and \ufffe</p></body></html>",
+    "<html><body><p>lone \ud800 surrogate</p></body></html>",
+    '<html><head><meta charset="windows-1252"></head><body><p>café “quoted” 中文</p></body></html>',
+    "plain text, no markup at all",
+    "<html><body></body></html>",
+]
+
+
+@pytest.mark.parametrize("html", _PARSE_EDGES)
+def test_parse_html_builds_the_tree_load_html_builds(html: str) -> None:
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from cleaning.extract import ExtractionError, parse_html
+
+    try:
+        expected = load_html(html)
+    except (ValueError, TypeError):
+        expected = None
+    try:
+        got = parse_html(html)
+    except ExtractionError:
+        got = None
+    assert (etree.tostring(got) if got is not None else None) == (
+        etree.tostring(expected) if expected is not None else None
+    )
+
+
+def test_parse_html_builds_the_trees_load_html_builds_on_the_benchmark() -> None:
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from cleaning.decode import decode_html
+    from cleaning.extract import _parse_clean_utf8, parse_html
+
+    fast = 0
+    for path in sorted(BENCHMARK.glob("*.html.gz"))[::3]:
+        html = decode_html(gzip.decompress(path.read_bytes())).text
+        assert etree.tostring(parse_html(html)) == etree.tostring(load_html(html))
+        fast += _parse_clean_utf8(html) is not False
+    assert fast >= 50  # the shortcut is what runs on ordinary pages
