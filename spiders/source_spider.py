@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.http import Request, Response
+from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.referer import RefererMiddleware
 from twisted.python.failure import Failure
 
@@ -146,10 +146,16 @@ class SourceSpider(scrapy.Spider):
         return joined, canonical
 
     def article_request(
-        self, url: str, hints: dict[str, str], origin: _Origin | None = None, canonical: str | None = None
+        self,
+        url: str,
+        hints: dict[str, str],
+        origin: _Origin | None = None,
+        canonical: str | None = None,
+        follow: int = 0,
     ) -> Iterator[Any]:
         """The request for a discovered article, or its other outcome (a duplicate or filtered count, a
-        failure item). ``canonical``: ``canonicalize(url)`` when the caller has it already."""
+        failure item). ``canonical``: ``canonicalize(url)`` when the caller has it already. ``follow``:
+        how many more levels of links to follow from the fetched page (``follow_depth`` from a start URL)."""
         if canonical is None:
             try:
                 canonical = canonicalize(url)
@@ -174,12 +180,14 @@ class SourceSpider(scrapy.Spider):
             yield self._failure(url, RejectReason.BLOCKED_BY_POLICY, problem)
             return
         headers = self._conditional_headers(canonical)
-        meta = {
+        meta: dict[str, object] = {
             "handle_httpstatus_list": _NOT_REDIRECTS,
             "cw_hints": hints,
             "cw_url": url,
             "cw_canonical": canonical,
         }
+        if follow > 0:
+            meta["cw_follow"] = follow
         if origin is not None:
             extra_headers, extra_meta = origin.request_fields(url)
             headers.update(extra_headers)
@@ -344,6 +352,7 @@ class SourceSpider(scrapy.Spider):
             self.seen.add(canonicalize(url))  # an index that lists a seed sitemap does not fetch it again
             yield self.discovery_request(url, self.parse_sitemap)
         for url in src.start_urls:
+            self.seen.add(canonicalize(url))  # a page linking back here does not fetch it as an article
             yield Request(
                 url,
                 callback=self.parse_listing,
@@ -488,20 +497,25 @@ class SourceSpider(scrapy.Spider):
         yield self.discovery_request(url, self.parse_sitemap, depth, origin)
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
+        """A start URL: the pages it links to are articles, fetched once each; from those, links are
+        followed on as long as ``follow_depth`` allows (``parse_article``)."""
         depth = int(response.meta.get("cw_depth", 1))
+        for url in self._links(response):
+            yield from self.article_request(url, {"discovered_via": "link"}, follow=depth - 1)
+
+    def _links(self, response: Response) -> Iterator[str]:
+        """The page's links to the same host that the source allows, in page order."""
+        if not isinstance(response, TextResponse):
+            return  # a PDF or an image has no links to follow
         host = urlsplit(response.url).hostname
         for href in response.css("a::attr(href)").getall():
             try:
                 url = urljoin(response.url, href.strip())
                 same_host = urlsplit(url).hostname == host
             except ValueError:
-                continue  # a broken link on a listing page is not a discovered article
-            if not same_host or not self.source.url_allowed(url):
-                continue
-            yield from self.article_request(url, {"discovered_via": "link"})
-            if depth > 1 and canonicalize(url) not in self.seen:
-                yield Request(url, callback=self.parse_listing, errback=self.discovery_failed,
-                              meta={"cw_depth": depth - 1, "cw_url": url})
+                continue  # a broken link on a page is not a discovered article
+            if same_host and self.source.url_allowed(url):
+                yield url
 
     # -- fetching ------------------------------------------------------------------------------
 
@@ -533,6 +547,10 @@ class SourceSpider(scrapy.Spider):
             "source": self.source.name,
             "hints": hints,
         }
+        follow = int(response.meta.get("cw_follow", 0))
+        if follow > 0 and 200 <= response.status < 300:
+            for url in self._links(response):
+                yield from self.article_request(url, {"discovered_via": "link"}, follow=follow - 1)
 
     def _request_failure(self, failure: Failure) -> tuple[str, RejectReason, str]:
         """The URL as discovered (a redirect hop's failure is the discovered URL's outcome), the
