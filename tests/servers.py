@@ -1,4 +1,5 @@
-"""Real servers for tests: a Prefect API server on loopback, and the CLI run as a subprocess."""
+"""Real servers for tests: a Prefect API server on loopback, a small HTTP site on loopback, and the CLI run
+as a subprocess."""
 
 from __future__ import annotations
 
@@ -7,14 +8,67 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, Self
 
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
+
+
+class LoopbackSite:
+    """A threaded HTTP server on 127.0.0.1 answering GET with ``respond(path)``: (body, content type), or
+    (None, "") for a 404. Records the path and Referer of every request, in order. A context manager."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None]] = []  # (path, Referer)
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with site._lock:
+                    site.requests.append((self.path, self.headers.get("Referer")))
+                body, ctype = site.respond(self.path)
+                if body is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base = f"http://{HOST}:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def respond(self, path: str) -> tuple[bytes | None, str]:
+        raise NotImplementedError
+
+    def paths_requested(self) -> list[str]:
+        with self._lock:
+            return [path for path, _ in self.requests]
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def free_port() -> int:

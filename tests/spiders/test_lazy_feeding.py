@@ -9,17 +9,16 @@ sitemap callback) would have the scheduler hold all of them.
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flows.runs import run_crawl_process
+from tests.servers import LoopbackSite
 
 PAGES = 600  # articles the big sitemap lists
 CHILDREN = 3  # child sitemaps of the index, 40 articles each
@@ -43,38 +42,9 @@ def _urlset(base: str, paths: list[str]) -> bytes:
     ).encode()
 
 
-class Site:
+class Site(LoopbackSite):
     """``/sitemap.xml`` lists PAGES articles; ``/index.xml`` is an index of CHILDREN child sitemaps (the last
     one listing the index again); ``/empty.xml`` lists nothing. Articles are small HTML pages."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str | None]] = []  # (path, Referer)
-        self._lock = threading.Lock()
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with site._lock:
-                    site.requests.append((self.path, self.headers.get("Referer")))
-                body, ctype = site.respond(self.path)
-                if body is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def child_paths(self, child: int) -> list[str]:
         return [f"/child/{child}/{n:03d}/" for n in range(40)]
@@ -103,16 +73,7 @@ class Site:
         return None, ""
 
     def article_requests(self) -> Counter[str]:
-        with self._lock:
-            return Counter(p for p, _ in self.requests if p.startswith(("/news/", "/child/")))
-
-    def __enter__(self) -> Site:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return Counter(p for p in self.paths_requested() if p.startswith(("/news/", "/child/")))
 
 
 @pytest.fixture(scope="module")
