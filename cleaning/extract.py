@@ -40,6 +40,7 @@ from trafilatura.settings import Extractor
 from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, is_dubious_html, load_html
 
 from cleaning.config import CleaningConfig
+from cleaning.normalize import collapse_spaces
 from cleaning.records import Removal
 
 logger = logging.getLogger(__name__)
@@ -345,11 +346,6 @@ def _text_content(el: HtmlElement) -> str:
     return etree.tostring(el, method="text", encoding=str, with_tail=False)
 
 
-def _collapse(text: str) -> str:
-    """``_SPACE.sub(" ", text).strip()``, faster (see ``_key``)."""
-    return " ".join(text.split())
-
-
 def _signature(el: HtmlElement) -> tuple[str, str | None]:
     return el.tag, el.get("class")
 
@@ -413,11 +409,11 @@ class StructureCheck:
             if parent.tag == "a" and not (parent.get("href") or "#").startswith(("#", "javascript")):
                 return 1.0
             parent = parent.getparent()
-        total = len(_collapse(_text_content(el)))
+        total = len(collapse_spaces(_text_content(el)))
         if not total:
             return 0.0
         linked = sum(
-            len(_collapse(_text_content(a)))
+            len(collapse_spaces(_text_content(a)))
             for a in el.iter("a")
             if not (a.get("href") or "#").startswith(("#", "javascript"))
         )
@@ -540,7 +536,7 @@ class StructureCheck:
                     continue
                 if have is None:
                     have = {_key(line) for line in lines}
-                paragraphs = [_collapse(_text_content(p)) for p in sibling.iter("p")]
+                paragraphs = [collapse_spaces(_text_content(p)) for p in sibling.iter("p")]
                 new = [p for p in paragraphs if p and _key(p) not in have]
                 if sum(len(p) for p in new) < self.settings.sibling_min_chars:
                     continue
